@@ -1,0 +1,3 @@
+from fbocli.cli import main
+
+main()

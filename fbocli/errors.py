@@ -1,0 +1,85 @@
+"""One exception family: every error the core raises carries its exit status and a hint.
+
+The CLI has a single boundary that turns an :class:`FbocliError` into a message on
+stderr and its exit status; nothing else in the core knows about exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """The exit codes promised by ``spec/cli.md``."""
+
+    OK = 0
+    FAILURE = 1  # events not delivered, --strict/validate rejects, lock held
+    USAGE = 2  # usage, configuration, unreadable input: nothing was sent
+    AUTH = 3  # token missing, expired or lacking access
+    INTERRUPTED = 130
+
+
+class FbocliError(Exception):
+    """Root of every error fbocli reports to a user."""
+
+    exit_status: ExitStatus = ExitStatus.FAILURE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(FbocliError):
+    """Bad options or arguments (exit 2)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(UsageError):
+    """The configuration is missing or invalid; carries every problem found at once."""
+
+    def __init__(
+        self, problems: Iterable[str], *, path: str | None = None, hint: str | None = None
+    ) -> None:
+        self.problems = tuple(problems)
+        self.path = path
+        where = f" in {path}" if path else ""
+        if len(self.problems) == 1:
+            message = f"configuration error{where}: {self.problems[0]}"
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            message = f"{len(self.problems)} configuration errors{where}:\n{lines}"
+        super().__init__(message, hint=hint)
+
+
+class InputError(UsageError):
+    """An input file is missing, unreadable or a directory (exit 2)."""
+
+
+class StateError(UsageError):
+    """The state directory or the rejects/output path cannot be written (exit 2)."""
+
+
+class ApiVersionError(UsageError):
+    """Meta says the configured Graph API version is deprecated (code 2635)."""
+
+
+class AuthError(FbocliError):
+    """Token missing, invalid, expired or lacking a permission (exit 3)."""
+
+    exit_status = ExitStatus.AUTH
+
+
+class LockError(FbocliError):
+    """Another upload holds the state directory's lock (exit 1)."""
+
+
+class Interrupted(FbocliError):
+    """The user pressed Ctrl-C; acknowledged batches are journaled (exit 130)."""
+
+    exit_status = ExitStatus.INTERRUPTED

@@ -1,0 +1,105 @@
+"""Frozen settings: what a run needs, validated once by :mod:`fbocli.config`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+Api = Literal["conversions", "offline"]
+
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v24.0"
+
+# Segment semantic ecommerce event -> Meta standard event (mapping.md section 2).
+SEMANTIC_EVENTS: Mapping[str, str] = MappingProxyType(
+    {
+        "Products Searched": "Search",
+        "Product Viewed": "ViewContent",
+        "Product List Viewed": "ViewContent",
+        "Product Added to Wishlist": "AddToWishlist",
+        "Product Added": "AddToCart",
+        "Checkout Started": "InitiateCheckout",
+        "Payment Info Entered": "AddPaymentInfo",
+        "Order Completed": "Purchase",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    api: Api = "conversions"
+    api_version: str = DEFAULT_API_VERSION
+    graph_url: str = DEFAULT_GRAPH_URL
+    upload_tag: str = "Segment"
+    test_event_code: str = ""
+
+    @property
+    def max_batch_size(self) -> int:
+        return 2000 if self.api == "offline" else 1000
+
+
+@dataclass(frozen=True, slots=True)
+class MappingSettings:
+    value_field: Literal["value", "price"] = "value"
+    limited_data_use: bool = False
+    default_currency: str = "USD"
+    default_country: str = "us"  # normalized alpha-2, lowercase; "" = none
+    hash_external_id: bool = True
+    timezone: str = "UTC"
+    tz: tzinfo | None = None  # resolved from ``timezone``; None means UTC
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    batch_size: int = 1000
+    workers: int = 4
+    window_days: int = 62
+    max_retries: int = 6
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class CsvSettings:
+    event: str = "Order Completed"
+    delimiter: str = ""  # "" = detect
+    dayfirst: bool = False
+    # Segment message path -> CSV headers that feed it, in preference order.
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+Route = tuple[str, str]  # (dataset_id, Meta event name)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    destination: Destination = field(default_factory=Destination)
+    events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    lead_events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    registration_events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    mapping: MappingSettings = field(default_factory=MappingSettings)
+    upload: UploadSettings = field(default_factory=UploadSettings)
+    csv: CsvSettings = field(default_factory=CsvSettings)
+    path: Path | None = None  # the file these came from
+
+    def routes(self, segment_event: str) -> tuple[Route, ...]:
+        """Every (dataset, Meta event name) a Segment event goes to, without duplicates."""
+        out: list[Route] = []
+        for ds in self.events.get(segment_event, ()):
+            out.append((ds, SEMANTIC_EVENTS.get(segment_event, segment_event)))
+        for ds in self.lead_events.get(segment_event, ()):
+            out.append((ds, "Lead"))
+        for ds in self.registration_events.get(segment_event, ()):
+            out.append((ds, "CompleteRegistration"))
+        return tuple(dict.fromkeys(out))
+
+    @property
+    def dataset_ids(self) -> tuple[str, ...]:
+        ids: dict[str, None] = {}
+        for table in (self.events, self.lead_events, self.registration_events):
+            for targets in table.values():
+                ids.update(dict.fromkeys(targets))
+        return tuple(ids)
