@@ -1,0 +1,225 @@
+"""The commands' core: build a run from plain options and execute it (no Click here)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from fbocli.credentials import resolve_token
+from fbocli.errors import AuthError, ExitStatus, UsageError
+from fbocli.graph import GraphClient, RetryPolicy
+from fbocli.journal import Journal, StateLock, resolve_state_dir
+from fbocli.payload import body_extra, event_builder
+from fbocli.pipeline import Format, run
+from fbocli.progress import ProgressDisplay
+from fbocli.rejects import RejectsWriter, default_rejects_path
+from fbocli.report import RunStats, render, upload_sections, validate_sections
+from fbocli.settings import Settings
+from fbocli.sinks import Abandoned, CountingSink, DryRunSink, Sink, UploadSink, journal_filter
+
+JOURNAL_FILE = "journal.sqlite3"
+PRUNE_DAYS = 63  # past Meta's 62-day window an event can never be sent again anyway
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    inputs: tuple[str, ...]
+    fmt: Format = "auto"
+    now: int | None = None
+    rejects: str | None = None
+    json_output: bool = False
+    quiet: bool = False
+    strict: bool = False
+    state_dir: str | None = None
+    dry_run: bool = False
+    output: str | None = None
+    force: bool = False
+    test_event_code: str | None = None
+    batch_size: int | None = None
+    workers: int | None = None
+
+
+def parse_now(text: str | None) -> int | None:
+    """`--now`: an ISO 8601 instant; without an offset it is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"--now {text!r} is not an ISO 8601 date-time",
+            hint="for example --now 2026-11-20T00:00:00Z",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def apply_overrides(settings: Settings, options: RunOptions) -> Settings:
+    """--batch-size/--workers/--test-event-code over [upload]/[destination]; checked once."""
+    upload = settings.upload
+    problems = []
+    limit = settings.destination.max_batch_size
+    if options.batch_size is not None and not 1 <= options.batch_size <= limit:
+        problems.append(f"--batch-size must be between 1 and {limit}, got {options.batch_size}")
+    if options.workers is not None and not 1 <= options.workers <= 32:
+        problems.append(f"--workers must be between 1 and 32, got {options.workers}")
+    if problems:
+        raise UsageError("; ".join(problems))
+    upload = dataclasses.replace(
+        upload,
+        batch_size=options.batch_size or upload.batch_size,
+        workers=options.workers or upload.workers,
+    )
+    destination = settings.destination
+    if options.test_event_code is not None:
+        destination = dataclasses.replace(destination, test_event_code=options.test_event_code)
+    return dataclasses.replace(settings, upload=upload, destination=destination)
+
+
+def _rejects_writer(options: RunOptions) -> RejectsWriter:
+    if options.rejects:
+        return RejectsWriter(Path(options.rejects))
+    return RejectsWriter(default_rejects_path(resolve_state_dir(options.state_dir)))
+
+
+def _show_progress(options: RunOptions) -> bool:
+    return not options.quiet and not options.json_output and sys.stderr.isatty()
+
+
+def _total_bytes(inputs: Sequence[str]) -> int | None:
+    total = 0
+    for path in inputs:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            return None
+    return total
+
+
+def validate(
+    settings: Settings, options: RunOptions, *, stdout: IO[str], stdin: BinaryIO | None = None
+) -> ExitStatus:
+    """`fbocli validate`: the pipeline with a counting sink; exit 1 when anything was rejected."""
+    stats = RunStats(dry_run=True, now=options.now or int(time.time()))
+    rejects = _rejects_writer(options)
+    run(
+        settings,
+        options.inputs,
+        fmt=options.fmt,
+        stats=stats,
+        sink=CountingSink(stats),
+        rejects=rejects,
+        batch_size=settings.upload.batch_size,
+        stdin=stdin,
+    )
+    _print(stats, options, stdout, validate_sections(stats))
+    return ExitStatus.FAILURE if stats.rejected else ExitStatus.OK
+
+
+def upload(
+    settings: Settings, options: RunOptions, *, stdout: IO[str], stdin: BinaryIO | None = None
+) -> ExitStatus:
+    """`fbocli upload` (and `--dry-run`): the pipeline with a request-writing or sending sink."""
+    settings = apply_overrides(settings, options)
+    stats = RunStats(dry_run=options.dry_run, now=options.now or int(time.time()))
+    rejects = _rejects_writer(options)
+    build = event_builder(settings)
+    extra = body_extra(settings)
+    display = ProgressDisplay(
+        enabled=_show_progress(options),
+        total_bytes=_total_bytes(options.inputs),
+        dry_run=options.dry_run,
+    )
+    state = resolve_state_dir(options.state_dir)
+    if options.dry_run:
+        sink: Sink = DryRunSink(stats, settings, build, extra, options.output, stdout)
+        with Journal(state / JOURNAL_FILE) as journal, display:
+            keep = None if options.force else journal_filter(journal, stats)
+            run(
+                settings,
+                options.inputs,
+                fmt=options.fmt,
+                stats=stats,
+                sink=sink,
+                rejects=rejects,
+                batch_size=settings.upload.batch_size,
+                keep=keep,
+                progress=display.update,
+                stdin=stdin,
+            )
+    else:
+        resolved = resolve_token()
+        if resolved is None:
+            rejects.close()
+            raise AuthError(
+                "no access token",
+                hint="run `fbocli auth` to set one up, or set "
+                "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
+            )
+        stop = threading.Event()
+
+        def wait(seconds: float) -> None:
+            if stop.wait(seconds):
+                raise Abandoned()
+
+        with StateLock(state), Journal(state / JOURNAL_FILE) as journal, display:
+            journal.prune(time.time() - (PRUNE_DAYS * 86400))
+            client = GraphClient(
+                graph_url=settings.destination.graph_url,
+                api_version=settings.destination.api_version,
+                token=resolved.secret,
+                timeout=settings.upload.timeout_seconds,
+                policy=RetryPolicy.from_env(settings.upload.max_retries),
+                pool_size=settings.upload.workers,
+                sleep=wait,
+                on_retry=display.retry,
+            )
+            with client:
+                sink = UploadSink(stats, settings, client, journal, build, extra, rejects, stop)
+                keep = None if options.force else journal_filter(journal, stats)
+                run(
+                    settings,
+                    options.inputs,
+                    fmt=options.fmt,
+                    stats=stats,
+                    sink=sink,
+                    rejects=rejects,
+                    batch_size=settings.upload.batch_size,
+                    keep=keep,
+                    progress=display.update,
+                    stdin=stdin,
+                )
+    _print(stats, options, stdout, upload_sections(stats))
+    if stats.failed or stats.api_rejected or (options.strict and stats.rejected):
+        return ExitStatus.FAILURE
+    return ExitStatus.OK
+
+
+def _print(
+    stats: RunStats,
+    options: RunOptions,
+    stdout: IO[str],
+    sections: Sequence[tuple[str, list[str], list[list[str]]]],
+) -> None:
+    if options.json_output:
+        stdout.write(json.dumps(stats.summary(), indent=1) + "\n")
+        return
+    render(list(sections), stdout, rich_output=stdout.isatty())
+    if stats.rejects_file:
+        stdout.write(
+            f"Rejected records ({stats.rejected + stats.api_rejected}) written to "
+            f"{stats.rejects_file}\n"
+        )
+    if stats.dry_run and options.output and options.output != "-":
+        stdout.write(f"Requests written to {options.output}\n")
+    sys.stdout.flush()

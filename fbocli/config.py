@@ -1,0 +1,388 @@
+"""Find, parse and validate the TOML configuration into frozen :class:`Settings`.
+
+Every problem is collected and reported at once, each naming its key, so a user fixes a
+config in one pass rather than one error per run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import platformdirs
+
+from fbocli.errors import ConfigError
+from fbocli.normalize import norm_country, norm_currency
+from fbocli.settings import (
+    DEFAULT_API_VERSION,
+    DEFAULT_GRAPH_URL,
+    CsvSettings,
+    Destination,
+    MappingSettings,
+    Settings,
+    UploadSettings,
+)
+
+INIT_HINT = "run `fbocli init` to write a commented starter config, or pass --config PATH"
+_VERSION = re.compile(r"^v\d+\.\d+$")
+_DATASET = re.compile(r"^\d{1,32}$")
+
+
+def user_config_path() -> Path:
+    return Path(platformdirs.user_config_dir("fbocli")) / "config.toml"
+
+
+def find_config(option: str | None, env: Mapping[str, str] = os.environ) -> Path | None:
+    """Lookup order of cli.md: --config, $FBOCLI_CONFIG, ./fbocli.toml, the user config dir."""
+    for explicit, origin in ((option, "--config"), (env.get("FBOCLI_CONFIG"), "$FBOCLI_CONFIG")):
+        if explicit:
+            path = Path(explicit)
+            if not path.is_file():
+                raise ConfigError(
+                    [f"{origin} names {explicit!r}, which is not a file"], hint=INIT_HINT
+                )
+            return path
+    for candidate in (Path("fbocli.toml"), user_config_path()):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(option: str | None = None, env: Mapping[str, str] = os.environ) -> Settings:
+    """The settings of this run; raises ConfigError (exit 2) listing every problem."""
+    path = find_config(option, env)
+    if path is None:
+        raise ConfigError(
+            [
+                "no configuration file found (looked for --config, $FBOCLI_CONFIG, ./fbocli.toml "
+                f"and {user_config_path()})"
+            ],
+            hint=INIT_HINT,
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            [f"cannot read it: {exc.__class__.__name__}: {exc}"], path=str(path)
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"invalid TOML: {exc}"], path=str(path)) from None
+    return parse_settings(data, path=path, env=env)
+
+
+def starter_config() -> str:
+    """The commented starter config that `fbocli init` writes."""
+    return resources.files("fbocli").joinpath("data/config.example.toml").read_text("utf-8")
+
+
+class _Checker:
+    """Collects problems while reading one table, so all are reported together."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def table(self, data: Mapping[str, Any], name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            self.problems.append(f"[{name}] must be a table, got {_kind(value)}")
+            return {}
+        return value
+
+    def unknown(self, table: Mapping[str, Any], name: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.problems.append(f"unknown key {name}.{key}")
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        name: str,
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds)
+            self.problems.append(f"{name}.{key} must be {want}, got {_kind(value)}")
+            return default
+        if check is not None and (problem := check(value)) is not None:
+            self.problems.append(f"{name}.{key} {problem}")
+            return default
+        return value
+
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    float: "a number",
+    list: "a list",
+}
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _between(low: float, high: float) -> Callable[[Any], str | None]:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}, got {v}"
+
+
+def _graph_url(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an https:// URL, got {url!r}"
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        return (
+            "must use https:// (plain http is only allowed to a loopback address, "
+            f"for tests and local proxies), got {url!r}"
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _event_map(checker: _Checker, data: Mapping[str, Any], name: str) -> dict[str, tuple[str, ...]]:
+    table = checker.table(data, name)
+    out: dict[str, tuple[str, ...]] = {}
+    for event, target in table.items():
+        targets = target if isinstance(target, list) else [target]
+        ids: list[str] = []
+        for item in targets:
+            if isinstance(item, int) and not isinstance(item, bool) and item > 0:
+                item = str(item)
+            if isinstance(item, str) and _DATASET.match(item.strip()):
+                ids.append(item.strip())
+            else:
+                checker.problems.append(
+                    f'{name}."{event}" must be a dataset ID (a string of digits) or a list of '
+                    f"them, got {item!r}"
+                )
+        if not event.strip():
+            checker.problems.append(f"[{name}] has an empty event name")
+        elif not targets:
+            checker.problems.append(f'{name}."{event}" lists no dataset ID')
+        elif ids:
+            out[event] = tuple(dict.fromkeys(ids))
+    return out
+
+
+def parse_settings(
+    data: Mapping[str, Any], *, path: Path | None = None, env: Mapping[str, str] = os.environ
+) -> Settings:
+    """Validate a parsed TOML document into Settings, reporting every problem at once."""
+    c = _Checker()
+    c.unknown(
+        data,
+        "",
+        {"destination", "events", "lead_events", "registration_events", "mapping", "upload", "csv"},
+    )
+    c.problems = [
+        p.replace("unknown key .", "unknown top-level table [") + "]"
+        if p.startswith("unknown key .")
+        else p
+        for p in c.problems
+    ]
+
+    d = c.table(data, "destination")
+    c.unknown(
+        d, "destination", {"api", "api_version", "graph_url", "upload_tag", "test_event_code"}
+    )
+    api = c.get(
+        d,
+        "destination",
+        "api",
+        str,
+        "conversions",
+        lambda v: (
+            None
+            if v in ("conversions", "offline")
+            else f'must be "conversions" or "offline", got {v!r}'
+        ),
+    )
+    graph_url = c.get(d, "destination", "graph_url", str, DEFAULT_GRAPH_URL, _graph_url)
+    if env.get("FBOCLI_GRAPH_URL"):
+        graph_url = env["FBOCLI_GRAPH_URL"]
+        if (problem := _graph_url(graph_url)) is not None:
+            c.problems.append(f"$FBOCLI_GRAPH_URL {problem}")
+    destination = Destination(
+        api=api,
+        api_version=c.get(
+            d,
+            "destination",
+            "api_version",
+            str,
+            DEFAULT_API_VERSION,
+            lambda v: None if _VERSION.match(v) else f'must look like "v24.0", got {v!r}',
+        ),
+        graph_url=graph_url.rstrip("/"),
+        upload_tag=c.get(
+            d,
+            "destination",
+            "upload_tag",
+            str,
+            "Segment",
+            lambda v: None if v.strip() else "must not be empty",
+        ),
+        test_event_code=c.get(d, "destination", "test_event_code", str, "").strip(),
+    )
+
+    events = _event_map(c, data, "events")
+    lead_events = _event_map(c, data, "lead_events")
+    registration_events = _event_map(c, data, "registration_events")
+
+    m = c.table(data, "mapping")
+    c.unknown(
+        m,
+        "mapping",
+        {
+            "value_field",
+            "limited_data_use",
+            "default_currency",
+            "default_country",
+            "hash_external_id",
+            "timezone",
+        },
+    )
+    currency = c.get(
+        m,
+        "mapping",
+        "default_currency",
+        str,
+        "USD",
+        lambda v: None if norm_currency(v) else f"is not an ISO 4217 code: {v!r}",
+    )
+    country = c.get(
+        m,
+        "mapping",
+        "default_country",
+        str,
+        "US",
+        lambda v: (
+            None
+            if not v.strip() or norm_country(v)
+            else f'is not a country (use an ISO code like "US", or "" for none): {v!r}'
+        ),
+    )
+    timezone = c.get(m, "mapping", "timezone", str, "UTC", _check_timezone)
+    mapping = MappingSettings(
+        value_field=c.get(
+            m,
+            "mapping",
+            "value_field",
+            str,
+            "value",
+            lambda v: None if v in ("value", "price") else f'must be "value" or "price", got {v!r}',
+        ),
+        limited_data_use=c.get(m, "mapping", "limited_data_use", bool, False),
+        default_currency=norm_currency(currency) or "USD",
+        default_country=(norm_country(country) or "") if country.strip() else "",
+        hash_external_id=c.get(m, "mapping", "hash_external_id", bool, True),
+        timezone=timezone,
+        tz=None if timezone.upper() == "UTC" else zoneinfo.ZoneInfo(timezone),
+    )
+
+    u = c.table(data, "upload")
+    c.unknown(
+        u, "upload", {"batch_size", "workers", "window_days", "max_retries", "timeout_seconds"}
+    )
+    max_batch = destination.max_batch_size
+    upload = UploadSettings(
+        batch_size=c.get(u, "upload", "batch_size", int, max_batch, _between(1, max_batch)),
+        workers=c.get(u, "upload", "workers", int, 4, _between(1, 32)),
+        window_days=c.get(u, "upload", "window_days", int, 62, _between(1, 62)),
+        max_retries=c.get(u, "upload", "max_retries", int, 6, _between(1, 20)),
+        timeout_seconds=float(
+            c.get(u, "upload", "timeout_seconds", (int, float), 30.0, _between(1, 600))
+        ),
+    )
+
+    s = c.table(data, "csv")
+    c.unknown(s, "csv", {"event", "delimiter", "dayfirst", "columns"})
+    columns_table = c.table(s, "columns") if "columns" in s else {}
+    columns: list[tuple[str, tuple[str, ...]]] = []
+    for target, headers in columns_table.items():
+        names = headers if isinstance(headers, list) else [headers]
+        if not names or not all(isinstance(h, str) and h.strip() for h in names):
+            c.problems.append(f'csv.columns."{target}" must be a header name or a list of them')
+        elif not re.match(r"^[A-Za-z_][\w .-]*$", target) or ".." in target:
+            c.problems.append(
+                f'csv.columns."{target}" is not a Segment message path '
+                '(like "context.traits.email")'
+            )
+        else:
+            columns.append((target, tuple(h.strip() for h in names)))
+    csv = CsvSettings(
+        event=c.get(
+            s,
+            "csv",
+            "event",
+            str,
+            "Order Completed",
+            lambda v: None if v.strip() else "must not be empty",
+        ),
+        delimiter=c.get(
+            s,
+            "csv",
+            "delimiter",
+            str,
+            "",
+            lambda v: (
+                None
+                if len(v) <= 1 or v == "\\t"
+                else f"must be one character or empty (detect), got {v!r}"
+            ),
+        ).replace("\\t", "\t"),
+        dayfirst=c.get(s, "csv", "dayfirst", bool, False),
+        columns=tuple(columns),
+    )
+    if c.problems:
+        raise ConfigError(c.problems, path=str(path) if path else None)
+    return Settings(
+        destination=destination,
+        events=events,
+        lead_events=lead_events,
+        registration_events=registration_events,
+        mapping=mapping,
+        upload=upload,
+        csv=csv,
+        path=path,
+    )
+
+
+def _check_timezone(name: str) -> str | None:
+    if name.upper() == "UTC":
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f'is not an IANA time zone name (like "Europe/Paris"): {name!r}'
+    return None

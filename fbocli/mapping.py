@@ -1,0 +1,505 @@
+"""Segment message -> Meta conversions, exactly per ``spec/mapping.md`` sections 1-7.
+
+:func:`map_record` is pure: the same record, settings and ``now`` always give the same
+outcome, which is what makes re-runs deduplicate and the golden tests exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fbocli.normalize import (
+    hash_key,
+    is_sha256_hex,
+    norm_birthday,
+    norm_country,
+    norm_currency,
+    norm_email,
+    norm_gender,
+    norm_name,
+    norm_phone,
+    norm_state,
+    norm_zip,
+    parse_amount,
+    sha256_hex,
+    split_name,
+)
+from fbocli.readers import Record
+from fbocli.settings import Settings
+from fbocli.timeparse import parse_event_time
+
+INTEGRATION = "Facebook Offline Conversions"
+STANDARD_CUSTOM = frozenset(
+    {"value", "currency", "content_type", "content_ids", "contents", "order_id"}
+)
+# Property keys that hold contact details: never copied into custom_data, at any depth.
+_PII_KEY = re.compile(r"e[-_ ]?mail|phone|mobile|^tel$|telephone", re.IGNORECASE)
+
+Status = Literal["accepted", "rejected", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """One outgoing event for one (dataset, Meta event name); payload-neutral."""
+
+    dataset_id: str
+    event_name: str
+    event_time: int
+    event_id: str
+    user: Mapping[str, Any]
+    custom: Mapping[str, Any]
+    ldu: tuple[list[str], int | None, int | None] | None
+    source: str
+    line: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: Status
+    reason: str = ""
+    detail: str = ""
+    conversions: list[Conversion] = field(default_factory=list)
+    segment_event: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MapContext:
+    """What mapping needs besides the record: settings and the window, computed once."""
+
+    settings: Settings
+    now: int
+    oldest: int
+    newest: int
+    offline: bool
+
+    @classmethod
+    def create(cls, settings: Settings, now: int) -> MapContext:
+        return cls(
+            settings=settings,
+            now=now,
+            oldest=now - settings.upload.window_days * 86400,
+            newest=now + 60,
+            offline=settings.destination.api == "offline",
+        )
+
+
+class Rejected(Exception):
+    """Internal: a record breaks a rule; carries the stable reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _obj(value: object) -> dict[str, Any]:
+    """A container of the wrong JSON type counts as absent (mapping.md section 1)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _present(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def map_record(record: Record, ctx: MapContext) -> Outcome:
+    """Classify one record and build its conversions; never raises on any input."""
+    if record.error:
+        return Outcome("rejected", record.error, record.detail)
+    msg = record.message
+    if not isinstance(msg, dict):
+        return Outcome("rejected", "not_an_object", f"a JSON {_json_kind(msg)}, not an object")
+    kind = msg.get("type")
+    if not (kind == "track" or (kind is None and "event" in msg)):
+        what = f"type {kind!r}" if kind is not None else "no type and no event"
+        return Outcome("skipped", "unsupported_type", what)
+    event = msg.get("event")
+    if not isinstance(event, str) or not event.strip():
+        return Outcome("rejected", "missing_event", f"event is {_show(event)}")
+    routes = ctx.settings.routes(event)
+    if not routes:
+        return Outcome("skipped", "unmapped_event", f"{event!r} is not mapped", segment_event=event)
+    try:
+        conversions = _build(record, msg, event, routes, ctx)
+    except Rejected as rejected:
+        return Outcome("rejected", rejected.reason, rejected.detail, segment_event=event)
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:  # pragma: no cover
+        # Defensive: a pathological value that slipped past a rule is a reject, not a crash.
+        return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=event)
+    return Outcome("accepted", conversions=conversions, segment_event=event)
+
+
+def _build(
+    record: Record,
+    msg: dict[str, Any],
+    event: str,
+    routes: tuple[tuple[str, str], ...],
+    ctx: MapContext,
+) -> list[Conversion]:
+    event_time = _event_time(msg, record, ctx)
+    properties = _obj(msg.get("properties"))
+    value, value_key = _value(event, properties, ctx)
+    currency = _currency(properties, ctx)
+    ldu = _ldu(msg, ctx)
+    context = _obj(msg.get("context"))
+    user = user_data(msg, context, properties, ctx, dayfirst=record.dayfirst)
+    if not user:
+        raise Rejected("no_match_keys", "no usable email, phone, name, address, userId or lead id")
+    custom = custom_data(event, properties, value, value_key, currency)
+    event_id = _event_id(msg)
+    return [
+        Conversion(ds, name, event_time, event_id, user, custom, ldu, record.source, record.line)
+        for ds, name in routes
+    ]
+
+
+# --- event_time and the window (section 3) -------------------------------------------
+
+
+def _event_time(msg: dict[str, Any], record: Record, ctx: MapContext) -> int:
+    source = "timestamp"
+    raw = msg.get("timestamp")
+    if not _present(raw):
+        source, raw = "originalTimestamp", msg.get("originalTimestamp")
+    if not _present(raw):
+        raise Rejected("missing_timestamp", "no timestamp or originalTimestamp")
+    tz = ctx.settings.mapping.tz
+    seconds = parse_event_time(raw, tz=tz, dayfirst=record.dayfirst)
+    if seconds is None:
+        raise Rejected("invalid_timestamp", f"{source} {_show(raw)} is not a date")
+    if seconds < ctx.oldest:
+        days = (ctx.now - seconds) / 86400
+        raise Rejected(
+            "too_old",
+            f"{source} {_show(raw)} is {days:.1f} days before now; "
+            f"Meta accepts {ctx.settings.upload.window_days}",
+        )
+    if seconds > ctx.newest:
+        raise Rejected("in_future", f"{source} {_show(raw)} is {seconds - ctx.now} s after now")
+    return seconds
+
+
+# --- value and currency (section 5) --------------------------------------------------
+
+
+def _value(event: str, properties: dict[str, Any], ctx: MapContext) -> tuple[Any, str | None]:
+    if event == "Order Completed":
+        key = next((k for k in ("revenue", "total", "value") if _present(properties.get(k))), None)
+        if key is None:
+            raise Rejected(
+                "purchase_without_value", "Order Completed has no revenue, total or value"
+            )
+    else:
+        key = ctx.settings.mapping.value_field
+        if not _present(properties.get(key)):
+            return None, None
+    raw = properties[key]
+    amount = parse_amount(raw)
+    if amount is None:
+        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is not a number")
+    if amount < 0:
+        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is negative")
+    return amount, key
+
+
+def _currency(properties: dict[str, Any], ctx: MapContext) -> str:
+    raw = properties.get("currency")
+    if not _present(raw):
+        return ctx.settings.mapping.default_currency
+    code = norm_currency(raw) if isinstance(raw, str) else None
+    if code is None:
+        raise Rejected("invalid_currency", f"properties.currency {_show(raw)} is not ISO 4217")
+    return code
+
+
+# --- Limited Data Use (section 7) ----------------------------------------------------
+
+
+def _ldu(msg: dict[str, Any], ctx: MapContext) -> tuple[list[str], int | None, int | None] | None:
+    if not ctx.settings.mapping.limited_data_use:
+        return None
+    options = _obj(_obj(msg.get("integrations")).get(INTEGRATION)).get("dataProcessingOptions")
+    if options is None:
+        return ([], None, None)
+    bad = Rejected(
+        "invalid_data_processing_options",
+        f"dataProcessingOptions {_show(options)} is not [options], [options, country] "
+        "or [options, country, state]",
+    )
+    if not isinstance(options, list) or not 1 <= len(options) <= 3:
+        raise bad
+    head, *geo = options
+    if not isinstance(head, list) or not all(isinstance(o, str) for o in head):
+        raise bad
+    if not all(isinstance(g, int) and not isinstance(g, bool) for g in geo):
+        raise bad
+    country = geo[0] if geo else None
+    state = geo[1] if len(geo) > 1 else None
+    return (list(head), country, state)
+
+
+# --- match keys (section 4) ----------------------------------------------------------
+
+
+def _values(raw: object, numbers: bool = False) -> list[Any]:
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif numbers and isinstance(item, int) and not isinstance(item, bool):
+            out.append(str(item))
+        elif numbers and isinstance(item, float) and math.isfinite(item) and item.is_integer():
+            out.append(str(int(item)))
+    return out
+
+
+def _hash_all(
+    raw: object, normalize: Callable[[str], str | None], numbers: bool = False
+) -> list[str]:
+    hashed = (hash_key(v, normalize) for v in _values(raw, numbers))
+    return list(dict.fromkeys(h for h in hashed if h))
+
+
+def _one(raw: object, normalize: Callable[[str], str | None]) -> str | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # a zip code given as a JSON number
+    return hash_key(raw, normalize) if isinstance(raw, str) else None
+
+
+def user_data(
+    msg: dict[str, Any],
+    context: dict[str, Any],
+    properties: dict[str, Any],
+    ctx: MapContext,
+    *,
+    dayfirst: bool = False,
+) -> dict[str, Any]:
+    """Hashed match keys under their Conversions API names; empty when none is usable."""
+    traits = _obj(context.get("traits"))
+    address = _obj(traits.get("address"))
+    mapping = ctx.settings.mapping
+    country_raw = address.get("country")
+    country = norm_country(country_raw) if isinstance(country_raw, str) else None
+    region = country or mapping.default_country
+    user: dict[str, Any] = {}
+
+    email = traits.get("email") if _present(traits.get("email")) else properties.get("email")
+    if em := _hash_all(email, norm_email):
+        user["em"] = em
+    phone = traits.get("phone") if _present(traits.get("phone")) else properties.get("phone")
+    if ph := _hash_all(phone, lambda v: norm_phone(v, region), numbers=True):
+        user["ph"] = ph
+    if ge := _one(traits.get("gender"), norm_gender):
+        user["ge"] = ge
+
+    first, last = traits.get("firstName"), traits.get("lastName")
+    name = traits.get("name")
+    if isinstance(name, str) and not (_present(first) and _present(last)):
+        name_first, name_last = split_name(name)
+        first = first if _present(first) else name_first
+        last = last if _present(last) else name_last
+    if fn := _one(first, norm_name):
+        user["fn"] = fn
+    if ln := _one(last, norm_name):
+        user["ln"] = ln
+    if ct := _one(address.get("city"), norm_name):
+        user["ct"] = ct
+    if st := _one(address.get("state"), lambda v: norm_state(v, region)):
+        user["st"] = st
+    if zp := _one(address.get("postalCode"), lambda v: norm_zip(v, region)):
+        user["zp"] = zp
+    if isinstance(country_raw, str):
+        if is_sha256_hex(country_raw.strip()):
+            user["country"] = country_raw.strip().lower()
+        elif country:
+            user["country"] = sha256_hex(country)
+
+    birthday = traits.get("birthday")
+    if isinstance(birthday, str):
+        if is_sha256_hex(birthday.strip()):
+            user["db"] = birthday.strip().lower()
+        elif (born := norm_birthday(birthday, dayfirst=dayfirst)) is not None:
+            user["db"] = sha256_hex(born)
+            if ctx.offline:
+                user["doby"] = sha256_hex(born[:4])
+                user["dobm"] = sha256_hex(born[4:6])
+                user["dobd"] = sha256_hex(born[6:])
+
+    if external := _external_id(msg.get("userId"), mapping.hash_external_id):
+        user["external_id"] = [external]
+    if (lead := _lead_id(_obj(context.get(INTEGRATION)).get("leadId"))) is not None:
+        user["lead_id"] = lead
+    return user
+
+
+def _external_id(raw: object, hashed: bool) -> str | None:
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        return None
+    text = str(raw).strip()
+    if not text:
+        return None
+    if not hashed:
+        return text
+    return text.lower() if is_sha256_hex(text) else sha256_hex(text)
+
+
+def _lead_id(raw: object) -> int | None:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw if raw > 0 else None
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if text[:2].lower() == "l:":
+        text = text[2:].strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 40 else None
+
+
+# --- custom_data (section 5) ---------------------------------------------------------
+
+
+def custom_data(
+    event: str, properties: dict[str, Any], value: Any, value_key: str | None, currency: str
+) -> dict[str, Any]:
+    custom: dict[str, Any] = {}
+    if value is not None:
+        custom["value"] = value
+    custom["currency"] = currency
+    consumed = {"currency", "products", "product_id", "order_id", "email", "phone"}
+    if value_key:
+        consumed.add(value_key)
+
+    category = properties.get("category")
+    if event == "Product List Viewed" and _present(category) and _scalar(category):
+        custom["content_type"] = "product_group"
+        custom["content_ids"] = [_text(category)]
+        consumed.add("category")
+    else:
+        contents = _contents(properties)
+        if contents:
+            custom["content_type"] = "product"
+            custom["content_ids"] = [c["id"] for c in contents]
+            custom["contents"] = contents
+
+    order_id = properties.get("order_id")
+    if _present(order_id) and _scalar(order_id):
+        custom["order_id"] = _text(order_id)
+
+    for key, item in properties.items():
+        if key in consumed or key in STANDARD_CUSTOM or _PII_KEY.search(key):
+            continue
+        cleaned = _clean(item)
+        if cleaned is not _DROP:
+            custom[key] = cleaned
+    return custom
+
+
+def _contents(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    contents: list[dict[str, Any]] = []
+    products = properties.get("products")
+    if isinstance(products, list):
+        for product in products:
+            if not isinstance(product, dict):
+                continue
+            pid = product.get("product_id")
+            if not (_present(pid) and _scalar(pid)):
+                pid = product.get("id")
+            if _present(pid) and _scalar(pid):
+                contents.append(_content(_text(pid), product.get("quantity"), product.get("price")))
+    if not contents:
+        pid = properties.get("product_id")
+        if _present(pid) and _scalar(pid):
+            contents.append(
+                _content(_text(pid), properties.get("quantity"), properties.get("price"))
+            )
+    return contents
+
+
+def _content(pid: str, quantity: object, price: object) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": pid, "quantity": 1}
+    q = parse_amount(quantity) if _present(quantity) else None
+    if q is not None and q >= 0:
+        entry["quantity"] = int(q) if float(q).is_integer() else q
+    p = parse_amount(price) if _present(price) else None
+    if p is not None:
+        entry["item_price"] = p
+    return entry
+
+
+def _scalar(value: object) -> bool:
+    return (
+        isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and (not isinstance(value, float) or math.isfinite(value))
+    )
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip() if isinstance(value, str) else str(value)
+
+
+_DROP = object()
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """Copy a property for custom_data: no contact keys at any depth, no NaN/Infinity."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _DROP
+    if depth > 20:
+        return _DROP
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _PII_KEY.search(key):
+                continue
+            cleaned = _clean(item, depth + 1)
+            if cleaned is not _DROP:
+                out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [c for c in (_clean(i, depth + 1) for i in value) if c is not _DROP]
+    return value
+
+
+# --- event_id (section 6) ------------------------------------------------------------
+
+
+def _event_id(msg: dict[str, Any]) -> str:
+    message_id = msg.get("messageId")
+    if isinstance(message_id, str | int) and not isinstance(message_id, bool):
+        text = str(message_id).strip()
+        if text:
+            return text
+    # No messageId: a stable hash of the content, so re-uploading the row deduplicates.
+    canonical = json.dumps(
+        msg, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str)
+        if not isinstance(value, float) or math.isfinite(value)
+        else str(value)
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"

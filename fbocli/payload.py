@@ -1,0 +1,109 @@
+"""Conversion -> the wire format: Conversions API (default) or legacy Offline Conversions.
+
+The one seam between mapping and the API dialect (mapping.md sections 8 and 9); both the
+dry run and the upload build their requests here, so what a dry run writes is what is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fbocli.mapping import Conversion
+from fbocli.settings import Settings
+
+ACTION_SOURCE = "physical_store"
+STANDARD_EVENTS = frozenset(
+    {
+        "ViewContent",
+        "Search",
+        "AddToCart",
+        "AddToWishlist",
+        "InitiateCheckout",
+        "AddPaymentInfo",
+        "Purchase",
+        "Lead",
+        "CompleteRegistration",
+        "Other",
+    }
+)
+_LEGACY_TOP = ("currency", "value", "content_type", "content_ids", "contents", "order_id")
+_LEGACY_KEYS = {"em": "email", "ph": "phone", "ge": "gen", "zp": "zip", "external_id": "extern_id"}
+_CAPI_ONLY_USER = frozenset({"doby", "dobm", "dobd"})
+
+EventBuilder = Callable[[Conversion], dict[str, Any]]
+
+
+def capi_event(conv: Conversion) -> dict[str, Any]:
+    user = conv.user
+    if _CAPI_ONLY_USER & user.keys():
+        user = {k: v for k, v in user.items() if k not in _CAPI_ONLY_USER}
+    event: dict[str, Any] = {
+        "event_name": conv.event_name,
+        "event_time": conv.event_time,
+        "action_source": ACTION_SOURCE,
+        "event_id": conv.event_id,
+        "user_data": user,
+        "custom_data": conv.custom,
+    }
+    _add_ldu(event, conv)
+    return event
+
+
+def offline_event(conv: Conversion) -> dict[str, Any]:
+    match_keys: dict[str, Any] = {}
+    for key, value in conv.user.items():
+        if key == "db":
+            continue  # the legacy API takes the birthday as doby/dobm/dobd
+        name = _LEGACY_KEYS.get(key, key)
+        if key == "external_id":
+            value = value[0]
+        elif key == "lead_id":
+            value = str(value)
+        match_keys[name] = value
+    event: dict[str, Any] = {
+        "match_keys": match_keys,
+        "event_name": conv.event_name if conv.event_name in STANDARD_EVENTS else "Other",
+        "event_time": conv.event_time,
+    }
+    custom = dict(conv.custom)
+    for key in _LEGACY_TOP:
+        if key in custom:
+            event[key] = custom.pop(key)
+    if custom:
+        event["custom_data"] = custom
+    _add_ldu(event, conv)
+    return event
+
+
+def _add_ldu(event: dict[str, Any], conv: Conversion) -> None:
+    if conv.ldu is None:
+        return
+    options, country, state = conv.ldu
+    event["data_processing_options"] = options
+    if country is not None:
+        event["data_processing_options_country"] = country
+    if state is not None:
+        event["data_processing_options_state"] = state
+
+
+def event_builder(settings: Settings) -> EventBuilder:
+    return offline_event if settings.destination.api == "offline" else capi_event
+
+
+def body_extra(settings: Settings, test_event_code: str | None = None) -> dict[str, Any]:
+    """Request fields besides ``data`` (upload_tag first, as the legacy API documents)."""
+    extra: dict[str, Any] = {"upload_tag": settings.destination.upload_tag}
+    code = settings.destination.test_event_code if test_event_code is None else test_event_code
+    if code and settings.destination.api == "conversions":
+        extra["test_event_code"] = code
+    return extra
+
+
+def request_url(settings: Settings, dataset_id: str) -> str:
+    d = settings.destination
+    return f"{d.graph_url}/{d.api_version}/{dataset_id}/events"
+
+
+def request_body(extra: dict[str, Any], events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {**extra, "data": list(events)}

@@ -1,0 +1,87 @@
+"""read -> map -> validate -> batch -> sink: the one pipeline behind every command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from typing import BinaryIO, Literal
+
+from fbocli.batching import Batcher, Keep
+from fbocli.errors import Interrupted, UsageError
+from fbocli.mapping import MapContext, Outcome, map_record
+from fbocli.readers import InputReader, Record, open_input
+from fbocli.rejects import RejectsWriter
+from fbocli.report import RunStats
+from fbocli.settings import Settings
+from fbocli.sinks import Sink
+
+Format = Literal["auto", "jsonl", "csv"]
+Progress = Callable[[RunStats, int], None]  # (stats, bytes read so far)
+
+
+def mapped(records: Iterator[Record], ctx: MapContext) -> Iterator[tuple[Record, Outcome]]:
+    for record in records:
+        yield record, map_record(record, ctx)
+
+
+def run(
+    settings: Settings,
+    inputs: Sequence[str],
+    *,
+    fmt: Format,
+    stats: RunStats,
+    sink: Sink,
+    rejects: RejectsWriter,
+    batch_size: int,
+    keep: Keep | None = None,
+    progress: Progress | None = None,
+    stdin: BinaryIO | None = None,
+) -> RunStats:
+    """Stream every input through mapping into the sink; every record is counted once."""
+    if list(inputs).count("-") > 1:
+        raise UsageError("standard input ('-') can be given only once")
+    ctx = MapContext.create(settings, stats.now)
+    batcher = Batcher(batch_size, sink.submit, keep)
+    with ExitStack() as stack:
+        # Open every input first: a missing file must stop the run before anything is sent.
+        readers: list[InputReader] = [
+            stack.enter_context(open_input(path, fmt, settings.csv, stdin=stdin)) for path in inputs
+        ]
+        try:
+            done = 0
+            for reader in readers:
+                for record, outcome in mapped(reader.records(), ctx):
+                    stats.count(record, outcome)
+                    if outcome.status == "rejected":
+                        rejects.write(
+                            record.source,
+                            record.line,
+                            outcome.reason,
+                            outcome.detail,
+                            _record_for_rejects(record),
+                        )
+                    for conversion in outcome.conversions:
+                        batcher.add(conversion)
+                    if progress is not None and stats.read % 512 == 0:
+                        progress(stats, done + reader.bytes_read)
+                done += reader.bytes_read
+                if reader.csv_report is not None:
+                    stats.csv_reports.append(reader.csv_report)
+            batcher.flush()
+            sink.close()
+        except KeyboardInterrupt:
+            sink.abort()
+            raise Interrupted(
+                "interrupted: acknowledged batches are journaled; run the same "
+                "command again to send the rest"
+            ) from None
+        finally:
+            rejects.close()
+            stats.rejects_file = rejects.written
+    if progress is not None:
+        progress(stats, sum(r.bytes_read for r in readers))
+    return stats
+
+
+def _record_for_rejects(record: Record) -> object:
+    return record.message if record.error is None else record.raw

@@ -1,0 +1,136 @@
+"""Configuration lookup and validation (cli.md "Configuration")."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from fbocli.config import find_config, load_settings, parse_settings, starter_config
+from fbocli.errors import ConfigError, ExitStatus
+
+
+def test_defaults_match_cli_md() -> None:
+    s = parse_settings({}, env={})
+    assert s.destination.api == "conversions"
+    assert s.destination.api_version == "v24.0"
+    assert s.destination.graph_url == "https://graph.facebook.com"
+    assert s.destination.upload_tag == "Segment"
+    assert (s.upload.batch_size, s.upload.workers, s.upload.window_days) == (1000, 4, 62)
+    assert (s.upload.max_retries, s.upload.timeout_seconds) == (6, 30.0)
+    assert s.mapping.value_field == "value" and s.mapping.default_currency == "USD"
+    assert s.mapping.default_country == "us" and s.mapping.hash_external_id
+    assert s.csv.event == "Order Completed" and s.csv.delimiter == "" and not s.csv.dayfirst
+
+
+def test_routes_fan_out_and_semantic_names() -> None:
+    s = parse_settings(
+        {
+            "events": {"Order Completed": [1234567890123456, "222"], "Store Visit": "333"},
+            "lead_events": {"Order Completed": "444"},
+            "registration_events": {"Signed Up": "555"},
+        },
+        env={},
+    )
+    assert s.routes("Order Completed") == (
+        ("1234567890123456", "Purchase"),
+        ("222", "Purchase"),
+        ("444", "Lead"),
+    )
+    assert s.routes("Store Visit") == (("333", "Store Visit"),)
+    assert s.routes("Signed Up") == (("555", "CompleteRegistration"),)
+    assert s.routes("order completed") == ()  # exact, case-sensitive
+    assert s.dataset_ids == ("1234567890123456", "222", "333", "444", "555")
+
+
+def test_every_problem_is_reported_at_once_naming_key_and_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        '[destination]\napi = "graphql"\napi_version = "24"\ncolour = 1\n'
+        '[events]\n"Order Completed" = "abc"\n'
+        '[mapping]\nvalue_field = "revenue"\nlimited_data_use = "yes"\ntimezone = "Mars/Base"\n'
+        'default_currency = "XYZ"\n'
+        "[upload]\nbatch_size = 5000\nwindow_days = 90\nworkers = true\n"
+        "[extra]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(str(path), env={})
+    error = info.value
+    assert error.exit_status == ExitStatus.USAGE
+    assert str(path) in error.message
+    text = "\n".join(error.problems)
+    for needle in [
+        "destination.api ",
+        "destination.api_version",
+        "unknown key destination.colour",
+        'events."Order Completed"',
+        "mapping.value_field",
+        "mapping.limited_data_use must be true or false, got a string",
+        "mapping.timezone",
+        "mapping.default_currency",
+        "upload.batch_size must be between 1 and 1000",
+        "upload.window_days must be between 1 and 62",
+        "upload.workers must be an integer, got a boolean",
+        "unknown top-level table [extra]",
+    ]:
+        assert needle in text, needle
+    assert len(error.problems) == 12
+
+
+def test_offline_api_allows_batches_of_2000() -> None:
+    s = parse_settings({"destination": {"api": "offline"}, "upload": {"batch_size": 2000}}, env={})
+    assert s.upload.batch_size == 2000
+    assert parse_settings({"destination": {"api": "offline"}}, env={}).upload.batch_size == 2000
+
+
+def test_graph_url_env_override_and_https_rule() -> None:
+    s = parse_settings({}, env={"FBOCLI_GRAPH_URL": "http://127.0.0.1:9999/"})
+    assert s.destination.graph_url == "http://127.0.0.1:9999"
+    with pytest.raises(ConfigError, match="must use https://"):
+        parse_settings({"destination": {"graph_url": "http://graph.example.com"}}, env={})
+    with pytest.raises(ConfigError, match="FBOCLI_GRAPH_URL"):
+        parse_settings({}, env={"FBOCLI_GRAPH_URL": "ftp://x"})
+
+
+def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert find_config(None, env={}) is None
+    user = tmp_path / "xdg" / "fbocli" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text("")
+    assert find_config(None, env={}) == user
+    (tmp_path / "fbocli.toml").write_text("")
+    assert find_config(None, env={}) == Path("fbocli.toml")
+    env_cfg = tmp_path / "env.toml"
+    env_cfg.write_text("")
+    assert find_config(None, env={"FBOCLI_CONFIG": str(env_cfg)}) == env_cfg
+    opt = tmp_path / "opt.toml"
+    opt.write_text("")
+    assert find_config(str(opt), env={"FBOCLI_CONFIG": str(env_cfg)}) == opt
+    with pytest.raises(ConfigError, match="not a file"):
+        find_config(str(tmp_path / "missing.toml"), env={})
+
+
+def test_no_config_hints_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, env={})
+    assert info.value.hint and "fbocli init" in info.value.hint
+
+
+def test_invalid_toml_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[events\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_settings(str(path), env={})
+
+
+def test_starter_config_is_valid_and_uses_the_defaults() -> None:
+    data = tomllib.loads(starter_config())
+    s = parse_settings(data, env={})
+    assert s.destination.api_version == "v24.0"
+    assert s.upload.batch_size == 1000
+    assert s.events  # it maps at least one example event
