@@ -106,8 +106,8 @@ def validate(files: tuple[str, ...], config: str | None, **kwargs: Any) -> None:
     status = commands.validate(
         _settings(config),
         options,
-        stdout=click.get_text_stream("stdout"),
-        stdin=click.get_binary_stream("stdin"),
+        stdout=sys.stdout,
+        stdin=sys.stdin.buffer,
     )
     sys.exit(int(status))
 
@@ -141,8 +141,8 @@ def upload(files: tuple[str, ...], config: str | None, **kwargs: Any) -> None:
     status = commands.upload(
         _settings(config),
         options,
-        stdout=click.get_text_stream("stdout"),
-        stdin=click.get_binary_stream("stdin"),
+        stdout=sys.stdout,
+        stdin=sys.stdin.buffer,
     )
     sys.exit(int(status))
 

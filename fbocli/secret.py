@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 
 class Secret:
@@ -35,7 +36,7 @@ class Secret:
     def __hash__(self) -> int:
         return hash(self._value)
 
-    def __reduce__(self) -> object:  # never pickled into a worker or a traceback dump
+    def __reduce__(self) -> str | tuple[Any, ...]:  # never pickled into a worker or a dump
         raise TypeError("Secret cannot be pickled")
 
 

@@ -1,0 +1,210 @@
+"""Where the access token lives: ``$FBOCLI_ACCESS_TOKEN``, the OS keyring, or a 0600 file.
+
+Resolution order is the spec's (cli.md "Credentials"): the environment wins so cron jobs can
+override whatever a person stored interactively. The credentials file is refused, not read,
+when other users could read or replace it, so a leaked permission never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+
+from fbocli.errors import AuthError
+from fbocli.secret import Secret
+
+TokenSource = Literal["environment", "keyring", "file"]
+
+ENV_VAR = "FBOCLI_ACCESS_TOKEN"
+KEYRING_SERVICE = "fbocli"
+KEYRING_USER = "access_token"
+_FILE_KEY = "access_token"
+
+
+@dataclass(frozen=True)
+class ResolvedToken:
+    """A token and where it came from (shown by ``auth status``; never the token itself)."""
+
+    secret: Secret
+    source: TokenSource
+    location: str
+
+
+def credentials_path() -> Path:
+    """``<user config dir>/fbocli/credentials.toml`` (honours ``XDG_CONFIG_HOME``)."""
+    return Path(platformdirs.user_config_dir("fbocli")) / "credentials.toml"
+
+
+def _usable_keyring() -> Any | None:
+    """The active keyring backend, or None when the package is absent or only a stub backend.
+
+    The fail/null backends (priority <= 0) are what keyring picks on a headless server; using
+    them would raise or silently drop the token, so the file is used instead.
+    """
+    try:
+        import keyring
+    except ImportError:
+        return None
+    try:
+        backend = keyring.get_keyring()
+        priority = float(type(backend).priority)
+    except Exception:  # a broken backend (no D-Bus, locked) must not stop a cron job
+        return None
+    return backend if priority > 0 else None
+
+
+def _keyring_label(backend: Any) -> str:
+    name = getattr(type(backend), "name", type(backend).__name__)
+    return f"{name} (service {KEYRING_SERVICE!r}, user {KEYRING_USER!r})"
+
+
+def _keyring_get(backend: Any) -> str | None:
+    try:
+        value = backend.get_password(KEYRING_SERVICE, KEYRING_USER)
+    except Exception:  # keyring errors come from many backends; treat as "nothing stored"
+        return None
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a credentials file that group/others may read or write (like ssh does)."""
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise AuthError(
+            f"refusing to read {path}: its permissions {mode:04o} let other users read or "
+            "change the access token",
+            hint=f"chmod 600 {path}",
+        )
+
+
+def _read_file(path: Path) -> Secret | None:
+    if not path.is_file():
+        return None
+    _check_private(path)
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        # The decoder's message can quote the line, i.e. the token: keep only its type.
+        raise AuthError(
+            f"cannot read the credentials file {path} ({type(error).__name__})",
+            hint="run `fbocli auth` to store the token again",
+        ) from None
+    value = data.get(_FILE_KEY)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return Secret(value)
+
+
+def resolve_token(env: Mapping[str, str] = os.environ) -> ResolvedToken | None:
+    """The token to use: environment, then keyring, then the credentials file; None if none."""
+    from_env = env.get(ENV_VAR, "").strip()
+    if from_env:
+        return ResolvedToken(Secret(from_env), "environment", f"${ENV_VAR}")
+    backend = _usable_keyring()
+    if backend is not None:
+        value = _keyring_get(backend)
+        if value is not None:
+            return ResolvedToken(Secret(value), "keyring", _keyring_label(backend))
+    path = credentials_path()
+    secret = _read_file(path)
+    if secret is not None:
+        return ResolvedToken(secret, "file", str(path))
+    return None
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, except that DEL must be escaped too
+    and astral characters must stay literal (TOML rejects surrogate-pair escapes)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _write_file(path: Path, secret: Secret) -> None:
+    """Write ``access_token = "..."`` atomically: a 0600 temp file in the same dir + replace."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        os.chmod(path.parent, 0o700)
+    content = f"{_FILE_KEY} = {toml_string(secret.reveal())}\n"
+    fd, tmp = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp creates it 0600
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _delete_from_keyring(backend: Any) -> bool:
+    if _keyring_get(backend) is None:
+        return False
+    try:
+        backend.delete_password(KEYRING_SERVICE, KEYRING_USER)
+    except Exception:
+        return False
+    return True
+
+
+def _delete_file(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def store_token(secret: Secret, *, prefer_keyring: bool = True) -> str:
+    """Store the token; returns where ("keyring" or the file path).
+
+    The other store is cleared so the newly stored token is the one resolved next (a keyring
+    entry would otherwise shadow a file written with ``--no-keyring``).
+    """
+    if not secret:
+        raise AuthError("refusing to store an empty access token")
+    backend = _usable_keyring()
+    path = credentials_path()
+    if prefer_keyring and backend is not None:
+        try:
+            backend.set_password(KEYRING_SERVICE, KEYRING_USER, secret.reveal())
+        except Exception:  # e.g. a locked keyring: fall back to the file
+            pass
+        else:
+            _delete_file(path)
+            return "keyring"
+    try:
+        _write_file(path, secret)
+    except OSError as error:
+        raise AuthError(
+            f"cannot write the credentials file {path}: {error.strerror}",
+            hint="check the permissions of the config directory or set $FBOCLI_ACCESS_TOKEN",
+        ) from None
+    if backend is not None:
+        _delete_from_keyring(backend)
+    return str(path)
+
+
+def delete_token() -> list[str]:
+    """Remove the stored token from the keyring and the file; returns where it was removed."""
+    removed: list[str] = []
+    backend = _usable_keyring()
+    if backend is not None and _delete_from_keyring(backend):
+        removed.append("keyring")
+    path = credentials_path()
+    if _delete_file(path):
+        removed.append(str(path))
+    return removed

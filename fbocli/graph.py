@@ -1,0 +1,585 @@
+"""The only network I/O of fbocli: a Graph API client implementing ``spec/meta-api.md``.
+
+One ``requests.Session`` shared by the upload workers; every request is retried
+here (backoff with full jitter, longer for rate limits, server-told waits
+honoured), bad events are isolated by bisection, and every error text is
+redacted so the access token can never leak through a message or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random as _random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, Literal
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from fbocli import __version__
+from fbocli.errors import ApiVersionError, AuthError, FbocliError, UsageError
+from fbocli.secret import Secret, redact
+
+Api = Literal["conversions", "offline"]
+ErrorKind = Literal[
+    "auth", "permission", "version", "missing_dataset", "rate_limit", "transient", "invalid"
+]
+
+RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
+TRANSIENT_CODES = frozenset({1, 2})
+MAX_SERVER_WAIT = 15 * 60.0  # never trust a server-told wait beyond 15 minutes
+USAGE_SLOWDOWN_PCT = 90.0
+USAGE_KEYS = ("call_count", "total_time", "total_cputime", "acc_id_util_pct")
+AUTH_HINT = "run `fbocli auth` to set up a new token"
+
+
+@dataclass(frozen=True, slots=True)
+class GraphErrorInfo:
+    """What we keep of a Meta error for the user (already redacted)."""
+
+    status: int
+    code: int | None
+    subcode: int | None
+    message: str  # error_user_msg when present, else message
+    fbtrace_id: str | None = None
+    is_transient: bool | None = None
+
+    def describe(self) -> str:
+        """One line for a person: the message and the identifiers Meta support asks for."""
+        parts = [f"code {self.code}" if self.code is not None else f"HTTP {self.status}"]
+        if self.subcode is not None:
+            parts.append(f"subcode {self.subcode}")
+        if self.fbtrace_id:
+            parts.append(f"fbtrace_id {self.fbtrace_id}")
+        return f"{self.message} ({', '.join(parts)})"
+
+
+class GraphError(FbocliError):
+    """A Graph API request finally failed; ``info`` holds Meta's error when there was one."""
+
+    def __init__(
+        self, message: str, *, info: GraphErrorInfo | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.info = info
+
+
+@dataclass
+class BatchResult:
+    """Per-event outcome of one ``send_events`` call; indices refer to the events passed."""
+
+    delivered: list[int] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # api_rejected
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; ``scale`` shrinks every wait (a testing aid)."""
+
+    max_tries: int = 6
+    base: float = 1.0
+    rate_limit_base: float = 15.0
+    cap: float = 60.0
+    scale: float = 1.0
+
+    @classmethod
+    def from_env(cls, max_tries: int) -> RetryPolicy:
+        """The policy for a run; ``FBOCLI_BACKOFF_SCALE`` (default 1) multiplies every wait."""
+        raw = os.environ.get("FBOCLI_BACKOFF_SCALE", "").strip()
+        scale = 1.0
+        if raw:
+            try:
+                scale = float(raw)
+            except ValueError:
+                scale = -1.0
+            if not scale >= 0:  # also rejects NaN
+                raise UsageError(f"FBOCLI_BACKOFF_SCALE must be a number >= 0, not {raw!r}")
+        return cls(max_tries=max(1, max_tries), scale=scale)
+
+    def backoff(self, attempt: int, rnd: float, *, rate_limited: bool = False) -> float:
+        """Wait before retry number ``attempt`` (0-based): ``rnd * min(cap, base * 2**attempt)``."""
+        base = self.rate_limit_base if rate_limited else self.base
+        return rnd * min(self.cap, base * 2.0**attempt) * self.scale
+
+    def server_wait(self, seconds: float) -> float:
+        """A wait Meta asked for, capped and scaled like every other wait."""
+        return min(seconds, MAX_SERVER_WAIT) * self.scale
+
+    def usage_pause(self, usage_pct: float) -> float:
+        """Pause before the next request when Meta reports usage near its limit."""
+        if usage_pct < USAGE_SLOWDOWN_PCT:
+            return 0.0
+        pause = max(1.0, (usage_pct - USAGE_SLOWDOWN_PCT) / 10.0 * 5.0)
+        return min(self.cap, pause) * self.scale
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def _as_int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def parse_error(status: int, body: bytes, token: Secret | None = None) -> GraphErrorInfo:
+    """Meta's error envelope -> :class:`GraphErrorInfo`; a non-JSON body keeps a short excerpt."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    err = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(err, dict):
+        excerpt = " ".join(body[:120].decode("utf-8", "replace").split())
+        text = f"unexpected non-JSON response: {excerpt}" if excerpt else "empty response"
+        return GraphErrorInfo(status, None, None, redact(text, token))
+    user_msg = err.get("error_user_msg")
+    message = user_msg if isinstance(user_msg, str) and user_msg else err.get("message")
+    trace = err.get("fbtrace_id")
+    transient = err.get("is_transient")
+    return GraphErrorInfo(
+        status=status,
+        code=_as_int(err.get("code")),
+        subcode=_as_int(err.get("error_subcode")),
+        message=redact(str(message or "no error message"), token),
+        fbtrace_id=str(trace) if trace else None,
+        is_transient=transient if isinstance(transient, bool) else None,
+    )
+
+
+def classify(info: GraphErrorInfo) -> ErrorKind:
+    """Map an error to its row of the meta-api.md error table."""
+    code = info.code
+    if code == 190:
+        return "auth"
+    if code == 2635:
+        return "version"
+    if code == 10 or (code is not None and 200 <= code <= 299):
+        return "permission"
+    if (code == 100 and info.subcode == 33) or code == 803:
+        return "missing_dataset"
+    if code in RATE_LIMIT_CODES or info.status == 429:
+        return "rate_limit"
+    if (
+        code in TRANSIENT_CODES
+        or info.is_transient is True
+        or info.status >= 500
+        or info.status < 400
+        or code is None
+    ):
+        return "transient"
+    return "invalid"
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _json_header(headers: Mapping[str, str], name: str) -> object:
+    raw = headers.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _buc_entries(headers: Mapping[str, str]) -> list[dict[str, Any]]:
+    doc = _json_header(headers, "X-Business-Use-Case-Usage")
+    if not isinstance(doc, dict):
+        return []
+    entries: list[dict[str, Any]] = []
+    for value in doc.values():
+        items = value if isinstance(value, list) else [value]
+        entries.extend(item for item in items if isinstance(item, dict))
+    return entries
+
+
+def server_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds Meta asked us to wait (Retry-After, or regain-access minutes), if it said."""
+    waits: list[float] = []
+    after = _retry_after(headers.get("Retry-After"))
+    if after is not None:
+        waits.append(after)
+    for entry in _buc_entries(headers):
+        minutes = entry.get("estimated_time_to_regain_access")
+        if isinstance(minutes, int | float) and not isinstance(minutes, bool) and minutes >= 0:
+            waits.append(float(minutes) * 60.0)
+    return max(waits) if waits else None
+
+
+def max_usage(headers: Mapping[str, str]) -> float:
+    """Highest usage percentage in X-App-Usage / X-Business-Use-Case-Usage / X-Ad-Account-Usage."""
+    dicts: list[dict[str, Any]] = _buc_entries(headers)
+    for name in ("X-App-Usage", "X-Ad-Account-Usage"):
+        doc = _json_header(headers, name)
+        if isinstance(doc, dict):
+            dicts.append(doc)
+    values = [
+        float(d[key])
+        for d in dicts
+        for key in USAGE_KEYS
+        if isinstance(d.get(key), int | float) and not isinstance(d.get(key), bool)
+    ]
+    return max(values, default=0.0)
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- the client
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """The end of one retried request: a success body, a final error, or retries exhausted."""
+
+    body: dict[str, Any] | None
+    info: GraphErrorInfo | None
+    kind: ErrorKind | Literal["ok", "exhausted", "broken"]
+    reason: str
+    retries: int
+
+
+class _Throttle:
+    """A pause shared by every worker thread, set when Meta reports usage near 100 %."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._until = 0.0
+        self._usage = 0.0
+
+    def note(self, usage: float, pause: float) -> None:
+        if pause <= 0:
+            return
+        with self._lock:
+            until = self._clock() + pause
+            if until > self._until:
+                self._until, self._usage = until, usage
+
+    def remaining(self) -> tuple[float, float]:
+        with self._lock:
+            return max(0.0, self._until - self._clock()), self._usage
+
+
+class GraphClient:
+    """Thread-safe Graph API client; see the module docstring and meta-api.md."""
+
+    def __init__(
+        self,
+        *,
+        graph_url: str,
+        api_version: str,
+        token: Secret | None,
+        timeout: float = 30.0,
+        policy: RetryPolicy = RetryPolicy(),
+        pool_size: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = _random.random,
+        on_retry: Callable[[float, str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
+        self._api_version = api_version
+        self._token = token
+        self._timeout = (min(10.0, timeout), timeout)
+        self._policy = policy
+        self._sleep = sleep
+        self._random = random
+        self._on_retry = on_retry
+        self._throttle = _Throttle(clock)  # clock: pairs with a test's fake sleep
+        self._missing: dict[str, str] = {}  # dataset -> failure reason, once Meta said so
+        self._missing_lock = threading.Lock()
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers["User-Agent"] = f"fbocli/{__version__}"
+        self._bearer: dict[str, str] = {}
+        if token:
+            self._bearer["Authorization"] = f"Bearer {token.reveal()}"
+
+    def __repr__(self) -> str:
+        return f"GraphClient({self._base!r}, token={self._token!r})"
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._session.close()
+
+    # ------------------------------------------------------------ public calls
+
+    def send_events(
+        self,
+        dataset_id: str,
+        events: Sequence[dict[str, Any]],
+        *,
+        extra: Mapping[str, Any],
+        api: Api = "conversions",
+    ) -> BatchResult:
+        """POST one batch to ``/{dataset}/events``; bad events are isolated by bisection.
+
+        Raises AuthError (190, permissions) and ApiVersionError (2635), which stop a run;
+        everything else is reported per event in the returned :class:`BatchResult`.
+        """
+        result = BatchResult()
+        if events:
+            self._send_slice(dataset_id, events, range(len(events)), extra, api, result)
+        return result
+
+    def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET ``/{version}/{path}`` with the token; errors raise GraphError (190: AuthError)."""
+        out = self._request("GET", path, params=params, bearer=True)
+        return self._body_or_raise(out, path)
+
+    def post_form(self, path: str, data: Mapping[str, str]) -> dict[str, Any]:
+        """Form POST without the bearer token (device login carries an app token in ``data``).
+
+        Transient errors and rate limits are retried; any other error raises GraphError so
+        the caller can read ``info.subcode`` (the device flow's pending / slow-down answers).
+        """
+        out = self._request("POST", path, data=dict(data), bearer=False)
+        if out.body is not None:
+            return out.body
+        raise GraphError(
+            self._text(f"Graph API request {path} failed: {out.reason}"), info=out.info
+        )
+
+    # ------------------------------------------------------------ events
+
+    def _send_slice(
+        self,
+        dataset_id: str,
+        events: Sequence[dict[str, Any]],
+        indices: range,
+        extra: Mapping[str, Any],
+        api: Api,
+        result: BatchResult,
+    ) -> None:
+        with self._missing_lock:
+            missing = self._missing.get(dataset_id)
+        if missing is not None:
+            result.failed.extend((i, missing) for i in indices)
+            return
+        body = json.dumps(
+            {**extra, "data": [events[i] for i in indices]},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        out = self._request(
+            "POST",
+            f"{dataset_id}/events",
+            body=body,
+            bearer=True,
+        )
+        result.retries += out.retries
+        if out.body is not None:
+            self._acknowledge(out.body, indices, api, result)
+        elif out.kind == "exhausted":
+            result.failed.extend((i, out.reason) for i in indices)
+        elif out.kind == "missing_dataset":
+            assert out.info is not None
+            reason = self._text(
+                f"dataset {dataset_id} does not exist or is not visible to this token: "
+                f"{out.info.describe()}"
+            )
+            with self._missing_lock:
+                self._missing.setdefault(dataset_id, reason)
+            result.failed.extend((i, reason) for i in indices)
+        elif out.kind == "invalid" and out.info is not None:
+            if len(indices) == 1:
+                result.rejected.append((indices[0], out.info.message))
+                return
+            mid = len(indices) // 2
+            self._send_slice(dataset_id, events, indices[:mid], extra, api, result)
+            self._send_slice(dataset_id, events, indices[mid:], extra, api, result)
+        else:
+            self._raise_fatal(out, dataset_id)
+
+    @staticmethod
+    def _acknowledge(body: dict[str, Any], indices: range, api: Api, result: BatchResult) -> None:
+        key = "num_processed_entries" if api == "offline" else "events_received"
+        count = _as_int(body.get(key))
+        if count == len(indices):
+            result.delivered.extend(indices)
+            return
+        if count is None:
+            reason = f"Meta's success response did not include {key}; events not confirmed"
+        else:
+            reason = f"Meta acknowledged {count} of {len(indices)} events"
+        result.failed.extend((i, reason) for i in indices)
+
+    # ------------------------------------------------------------ errors
+
+    def _text(self, text: str) -> str:
+        return redact(text, self._token)
+
+    def _raise_fatal(self, out: _Outcome, dataset_id: str | None) -> None:
+        info = out.info
+        detail = info.describe() if info else out.reason
+        if out.kind == "auth":
+            raise AuthError(
+                self._text(f"access token invalid or expired: {detail}"), hint=AUTH_HINT
+            ) from None
+        if out.kind == "version":
+            raise ApiVersionError(
+                self._text(f"Graph API version {self._api_version} is deprecated: {detail}"),
+                hint="raise `api_version` in [destination] of the configuration",
+            ) from None
+        if out.kind == "permission" and dataset_id is not None:
+            raise AuthError(
+                self._text(f"the token has no access to dataset {dataset_id}: {detail}"),
+                hint=(
+                    "the token's user needs the ads_management permission and access to "
+                    f"dataset {dataset_id} (Events Manager > Settings > people/partners); "
+                    "then run `fbocli auth status`"
+                ),
+            ) from None
+        raise GraphError(self._text(f"Graph API request failed: {detail}"), info=info) from None
+
+    def _body_or_raise(self, out: _Outcome, path: str) -> dict[str, Any]:
+        if out.body is not None:
+            return out.body
+        if out.kind in ("auth", "version"):
+            self._raise_fatal(out, None)
+        raise GraphError(
+            self._text(f"Graph API request {path} failed: {out.reason}"), info=out.info
+        ) from None
+
+    # ------------------------------------------------------------ transport
+
+    def _wait(self, seconds: float, reason: str) -> None:
+        if self._on_retry is not None:
+            self._on_retry(seconds, reason)
+        self._sleep(seconds)
+
+    def _pace(self) -> None:
+        """Honour a usage slow-down set by any thread."""
+        pause, usage = self._throttle.remaining()
+        if pause > 0:
+            self._wait(pause, f"Graph API usage at {usage:.0f}%, slowing down")
+
+    def _note_usage(self, headers: Mapping[str, str]) -> None:
+        usage = max_usage(headers)
+        self._throttle.note(usage, self._policy.usage_pause(usage))
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None,
+        data: dict[str, str] | None,
+        params: Mapping[str, str] | None,
+        bearer: bool,
+    ) -> requests.Response:
+        headers = dict(self._bearer) if bearer else {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self._session.request(
+            method,
+            url,
+            data=body if body is not None else data,
+            params=params,
+            headers=headers,
+            timeout=self._timeout,
+            allow_redirects=False,
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        data: dict[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        bearer: bool,
+    ) -> _Outcome:
+        """One logical request with retries; never raises for HTTP or network trouble."""
+        url = f"{self._base}/{path.lstrip('/')}"
+        policy = self._policy
+        tries = max(1, policy.max_tries)
+        for attempt in range(tries):
+            self._pace()
+            info: GraphErrorInfo | None = None  # Meta's error of this try, if it answered
+            told: float | None = None
+            rate_limited = False
+            try:
+                resp = self._send_once(
+                    method, url, body=body, data=data, params=params, bearer=bearer
+                )
+            except requests.Timeout:
+                reason = f"no response within {self._timeout[1]:g} s"
+            except requests.ConnectionError as exc:
+                reason = self._text(f"connection failed: {_shorten(str(exc))}")
+            except requests.RequestException as exc:
+                text = self._text(f"request failed: {_shorten(str(exc))}")
+                return _Outcome(None, None, "broken", text, attempt)
+            else:
+                self._note_usage(resp.headers)
+                if 200 <= resp.status_code < 300:
+                    try:
+                        doc = json.loads(resp.content)
+                    except ValueError:
+                        doc = None
+                    if isinstance(doc, dict):
+                        return _Outcome(doc, None, "ok", "", attempt)
+                    info = GraphErrorInfo(
+                        resp.status_code, None, None, "success response was not a JSON object"
+                    )
+                    kind: ErrorKind = "transient"
+                else:
+                    info = parse_error(resp.status_code, resp.content, self._token)
+                    kind = classify(info)
+                if kind not in ("transient", "rate_limit"):
+                    return _Outcome(None, info, kind, info.describe(), attempt)
+                rate_limited = kind == "rate_limit"
+                told = server_wait(resp.headers)
+                reason = ("rate limited: " if rate_limited else "") + info.describe()
+            if attempt + 1 >= tries:
+                text = f"gave up after {tries} tries: {reason}"
+                return _Outcome(None, info, "exhausted", text, attempt)
+            if told is not None and told > 0:
+                wait = policy.server_wait(told)
+            else:
+                # a server-told 0 means "retry soon": the short base, not the rate-limit one
+                use_rate_base = rate_limited and told is None
+                wait = policy.backoff(attempt, self._random(), rate_limited=use_rate_base)
+            self._wait(wait, reason)
+        raise AssertionError("unreachable")  # pragma: no cover
