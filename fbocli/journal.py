@@ -1,0 +1,319 @@
+"""The state directory, the journal of acknowledged events, and the upload lock.
+
+The journal makes cron re-runs idempotent: an event is recorded only after Meta
+acknowledged its batch, and a re-run skips what is recorded. It holds
+(dataset, Meta event name, event_id, batch, time) and never personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import platformdirs
+
+from fbocli.errors import LockError, StateError
+from fbocli.secret import redact
+
+JOURNAL_FILE = "journal.sqlite3"
+LOCK_FILE = "upload.lock"
+SCHEMA_VERSION = 1
+
+_STATE_HINT = "pass --state-dir or set FBOCLI_STATE_DIR to a writable directory"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS sent ("
+    " dataset_id TEXT NOT NULL, event_name TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " batch_id TEXT NOT NULL, sent_at REAL NOT NULL,"
+    " PRIMARY KEY (dataset_id, event_name, event_id)) WITHOUT ROWID",
+)
+
+# One statement whatever the number of keys: the keys travel as a single JSON
+# parameter, so a 2000-key batch costs one primary-key lookup per key and never
+# approaches SQLite's bound-parameter limit.
+_ALREADY_SENT_SQL = (
+    "SELECT s.event_name, s.event_id"
+    " FROM json_each(?) AS k CROSS JOIN sent AS s"  # CROSS JOIN: keys drive the loop
+    " WHERE s.dataset_id = ?"
+    " AND s.event_name = json_extract(k.value, '$[0]')"
+    " AND s.event_id = json_extract(k.value, '$[1]')"
+)
+_RECORD_SQL = (
+    "INSERT OR REPLACE INTO sent (dataset_id, event_name, event_id, batch_id, sent_at)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def resolve_state_dir(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
+    """Pick, create (0700) and probe the state directory before anything is sent.
+
+    Order: ``--state-dir``, then ``$FBOCLI_STATE_DIR``, then the platform's user
+    state directory. Writability is checked with a real file because
+    ``os.access`` answers yes for root on a read-only mount.
+    """
+    raw = option or env.get("FBOCLI_STATE_DIR") or platformdirs.user_state_dir("fbocli")
+    path = Path(os.path.abspath(os.path.expanduser(raw)))
+    try:
+        _make_private_dirs(path)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StateError(f"cannot use state directory {path}: {reason}", hint=_STATE_HINT) from exc
+    return path
+
+
+def _make_private_dirs(path: Path) -> None:
+    """``mkdir -p`` where every directory created gets mode 0700 (umask aside)."""
+    missing: list[Path] = []
+    cursor = path
+    while not cursor.exists():
+        missing.append(cursor)
+        if cursor.parent == cursor:
+            break
+        cursor = cursor.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(directory, 0o700)
+    if not path.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+
+
+class Journal:
+    """SQLite record of events Meta acknowledged; safe to share between worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            if not path.exists():
+                # Created private before SQLite opens it; -wal/-shm inherit the mode.
+                os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error("cannot open", exc) from exc
+        try:
+            _initialise(conn, path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StateError(
+                f"journal {path} is corrupt or not an fbocli journal ({exc})",
+                hint=(
+                    "move it aside and run again; a new journal is created, but events "
+                    "sent before may then be sent again unless they fall outside the window"
+                ),
+            ) from exc
+        except StateError:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def already_sent(
+        self, dataset_id: str, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """The (event_name, event_id) pairs of ``keys`` recorded for ``dataset_id``."""
+        if not keys:
+            return set()
+        payload = json.dumps([[name, event_id] for name, event_id in dict.fromkeys(keys)])
+        with self._lock:
+            try:
+                rows = self._connection().execute(_ALREADY_SENT_SQL, (payload, dataset_id))
+                return {(str(name), str(event_id)) for name, event_id in rows}
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+
+    def record(
+        self,
+        dataset_id: str,
+        keys: Iterable[tuple[str, str]],
+        batch_id: str,
+        sent_at: float | None = None,
+    ) -> None:
+        """Record one acknowledged batch in a single durable transaction."""
+        when = time.time() if sent_at is None else sent_at
+        rows = [(dataset_id, name, event_id, batch_id, when) for name, event_id in keys]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_RECORD_SQL, rows)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._error("cannot write", exc) from exc
+
+    def prune(self, older_than: float) -> int:
+        """Forget events sent before ``older_than`` (epoch seconds); returns how many."""
+        with self._lock:
+            try:
+                cursor = self._connection().execute(
+                    "DELETE FROM sent WHERE sent_at < ?", (older_than,)
+                )
+            except sqlite3.Error as exc:
+                raise self._error("cannot write", exc) from exc
+            return cursor.rowcount
+
+    def count(self) -> int:
+        """Number of recorded events."""
+        with self._lock:
+            try:
+                row = self._connection().execute("SELECT count(*) FROM sent").fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        """Close the database; further calls on this journal raise StateError."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StateError(f"journal {self.path} is closed")
+        return self._conn
+
+    def _error(self, action: str, exc: BaseException) -> StateError:
+        return StateError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
+
+
+def _initialise(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL + synchronous=FULL, so a row survives a kill right after ``record`` returns."""
+    conn.execute("PRAGMA busy_timeout = 10000")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    if mode is None or str(mode[0]).lower() != "wal":
+        raise sqlite3.OperationalError(f"cannot enable WAL mode (got {mode!r})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    version = str(row[0]) if row else ""
+    if version != str(SCHEMA_VERSION):
+        raise StateError(
+            f"journal {path} has schema version {version!r};"
+            f" this fbocli understands {SCHEMA_VERSION}",
+            hint="upgrade fbocli, or use another --state-dir",
+        )
+
+
+class StateLock:
+    """One upload per state directory, via ``flock`` (the kernel drops it when we die)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise LockError at once, naming the process holding it."""
+        if self._fd is not None:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StateError(
+                f"cannot open lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockError(
+                f"another fbocli upload is running ({self._holder()}): {self.state_dir}",
+                hint=(
+                    "wait for it to finish, or use another --state-dir; "
+                    "the lock is released automatically when that process exits"
+                ),
+            ) from None
+        except OSError as exc:
+            os.close(fd)
+            raise StateError(
+                f"cannot lock {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
+            ) from exc
+        self._fd = fd
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "argv": [redact(arg) for arg in sys.argv],
+        }
+        data = json.dumps(info).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+    def release(self) -> None:
+        """Drop the lock; the file stays (unlinking a flock file invites races)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # closing the descriptor releases the flock
+
+    def __enter__(self) -> Self:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def _holder(self) -> str:
+        """Describe the holder from the lock file; it may be mid-write, so retry briefly."""
+        for _ in range(10):
+            try:
+                info = json.loads(self.path.read_text(encoding="utf-8"))
+                return f"pid {info['pid']} on {info['host']}, started {info['started']}"
+            except (OSError, ValueError, KeyError, TypeError):
+                time.sleep(0.02)
+        return "holder unknown"

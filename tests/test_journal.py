@@ -1,0 +1,358 @@
+"""The journal, the state lock and the state directory, on real files and processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fbocli.errors import ExitStatus, LockError, StateError
+from fbocli.journal import (
+    _ALREADY_SENT_SQL,
+    JOURNAL_FILE,
+    LOCK_FILE,
+    Journal,
+    StateLock,
+    resolve_state_dir,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    with Journal(tmp_path / JOURNAL_FILE) as j:
+        yield j
+
+
+def _python(code: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+# --- journal -------------------------------------------------------------------------------
+
+
+def test_record_then_already_sent_count_and_prune(journal: Journal) -> None:
+    journal.record("ds1", [("Purchase", "a"), ("Purchase", "b")], "batch-1", sent_at=100.0)
+    journal.record("ds1", [("Lead", "a")], "batch-2", sent_at=200.0)
+    journal.record("ds2", [("Purchase", "c")], "batch-3", sent_at=300.0)
+    assert journal.count() == 4
+
+    asked = [("Purchase", "a"), ("Purchase", "c"), ("Lead", "a"), ("Lead", "b")]
+    assert journal.already_sent("ds1", asked) == {("Purchase", "a"), ("Lead", "a")}
+    assert journal.already_sent("ds2", asked) == {("Purchase", "c")}
+    assert journal.already_sent("ds3", asked) == set()
+    assert journal.already_sent("ds1", []) == set()
+
+    assert journal.prune(200.0) == 2  # strictly older than 200
+    assert journal.count() == 2
+    assert journal.already_sent("ds1", asked) == {("Lead", "a")}
+    assert journal.prune(0.0) == 0
+
+
+def test_record_is_idempotent_and_refreshes_the_row(journal: Journal) -> None:
+    keys = [("Purchase", "a"), ("Purchase", "b"), ("Purchase", "a")]
+    journal.record("ds", keys, "first", sent_at=10.0)
+    journal.record("ds", keys, "second", sent_at=20.0)
+    assert journal.count() == 2
+    assert journal.prune(15.0) == 0  # replaced rows carry the newer time
+    journal.record("ds", [], "empty")
+    assert journal.count() == 2
+
+
+def test_record_without_time_uses_now(journal: Journal) -> None:
+    import time
+
+    before = time.time()
+    journal.record("ds", [("Purchase", "a")], "b")
+    assert journal.prune(before - 1) == 0
+    assert journal.prune(time.time() + 1) == 1
+
+
+def test_rows_persist_across_reopen_and_schema_holds_no_personal_data(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    with Journal(path) as j:
+        j.record("ds", [("Purchase", "e1")], "b1", sent_at=1.0)
+    with Journal(path) as j:
+        assert j.already_sent("ds", [("Purchase", "e1")]) == {("Purchase", "e1")}
+    conn = sqlite3.connect(path)
+    try:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(sent)")]
+        assert columns == ["dataset_id", "event_name", "event_id", "batch_id", "sent_at"]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        assert version == ("1",)
+    finally:
+        conn.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_2000_key_lookup_is_one_statement_using_the_primary_key(journal: Journal) -> None:
+    recorded = [("Purchase", f"e{i}") for i in range(0, 4000, 2)]
+    journal.record("ds", recorded, "b")
+    asked = [("Purchase", f"e{i}") for i in range(2000)]
+
+    statements: list[str] = []
+    conn = journal._conn
+    assert conn is not None
+    conn.set_trace_callback(statements.append)
+    try:
+        found = journal.already_sent("ds", asked)
+    finally:
+        conn.set_trace_callback(None)
+
+    assert found == {("Purchase", f"e{i}") for i in range(0, 2000, 2)}
+    assert len(statements) == 1
+    plan = " ".join(
+        str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {_ALREADY_SENT_SQL}", ("[]", "ds"))
+    )
+    assert "SEARCH s USING PRIMARY KEY (dataset_id=? AND event_name=? AND event_id=?)" in plan
+    assert "SCAN s" not in plan
+
+
+def test_keys_with_quotes_and_unicode_round_trip(journal: Journal) -> None:
+    odd = [("Purchase", "o\"'\\ne, ü 🛒"), ("Custom Event ✓", "[1, 2]")]
+    journal.record("ds", odd, "b")
+    assert journal.already_sent("ds", odd) == set(odd)
+
+
+def test_rows_survive_sigkill_right_after_record(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    proc = _python(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from fbocli.journal import Journal
+        j = Journal(Path({str(path)!r}))
+        j.record("ds", [("Purchase", f"e{{i}}") for i in range(1500)], "b1")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGKILL, err
+    with Journal(path) as j:
+        assert j.count() == 1500
+        assert len(j.already_sent("ds", [("Purchase", f"e{i}") for i in range(1500)])) == 1500
+
+
+def test_concurrent_threads_record_and_query(journal: Journal) -> None:
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for b in range(10):
+                keys = [("Purchase", f"t{n}-b{b}-{i}") for i in range(50)]
+                journal.record("ds", keys, f"t{n}-b{b}")
+                assert journal.already_sent("ds", keys) == set(keys)
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert journal.count() == 8 * 10 * 50
+
+
+def test_corrupt_file_is_a_state_error_naming_the_path(tmp_path: Path) -> None:
+    path = tmp_path / JOURNAL_FILE
+    path.write_bytes(b"this is not an SQLite database, just text\n" * 200)
+    with pytest.raises(StateError) as info:
+        Journal(path)
+    assert str(path) in str(info.value)
+    assert info.value.hint and "move it aside" in info.value.hint
+    assert info.value.exit_status == ExitStatus.USAGE
+
+
+def test_foreign_sqlite_file_and_newer_schema_are_state_errors(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.sqlite3"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE sent (x)")  # wrong shape: no PRIMARY KEY columns
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StateError) as info:
+        Journal(foreign)
+    assert str(foreign) in str(info.value)
+    assert "99" in str(info.value)
+
+
+def test_journal_path_that_cannot_be_opened_is_a_state_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="cannot open"):
+        Journal(tmp_path / "missing-dir" / JOURNAL_FILE)
+
+
+def test_closed_journal_raises_state_error(tmp_path: Path) -> None:
+    j = Journal(tmp_path / JOURNAL_FILE)
+    j.close()
+    j.close()  # idempotent
+    with pytest.raises(StateError, match="closed"):
+        j.count()
+
+
+# --- lock ----------------------------------------------------------------------------------
+
+
+def test_lock_held_by_another_process_then_released_by_its_death(tmp_path: Path) -> None:
+    proc = _python(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from fbocli.journal import StateLock
+        StateLock(Path({str(tmp_path)!r})).acquire()
+        print("locked", flush=True)
+        time.sleep(60)
+        """
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "locked"
+        lock = StateLock(tmp_path)
+        with pytest.raises(LockError) as info:
+            lock.acquire()
+        message = str(info.value)
+        assert message.startswith(f"another fbocli upload is running (pid {proc.pid} on ")
+        assert ", started 20" in message and "Z)" in message
+        assert message.endswith(f": {tmp_path}")
+        assert info.value.exit_status == ExitStatus.FAILURE
+        assert info.value.hint
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+
+    # The stale file stays, full of the dead holder's details; flock is gone with it.
+    assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == proc.pid
+    with StateLock(tmp_path):
+        info_now = json.loads((tmp_path / LOCK_FILE).read_text())
+        assert info_now["pid"] == os.getpid()
+
+
+def test_lock_file_describes_the_holder_and_release_allows_reacquire(tmp_path: Path) -> None:
+    lock = StateLock(tmp_path)
+    lock.acquire()
+    lock.acquire()  # already held by this instance: no-op
+    info = json.loads((tmp_path / LOCK_FILE).read_text())
+    assert set(info) == {"pid", "host", "started", "argv"}
+    assert info["pid"] == os.getpid()
+    assert isinstance(info["argv"], list)
+    with pytest.raises(LockError, match=f"pid {os.getpid()}"):
+        StateLock(tmp_path).acquire()  # a second open file description conflicts
+    lock.release()
+    lock.release()
+    assert (tmp_path / LOCK_FILE).read_text() == ""
+    with StateLock(tmp_path):
+        pass
+
+
+def test_lock_in_missing_directory_is_a_state_error(tmp_path: Path) -> None:
+    with pytest.raises(StateError, match="lock"):
+        StateLock(tmp_path / "nope").acquire()
+
+
+# --- state directory -----------------------------------------------------------------------
+
+
+def test_state_dir_order_option_env_platformdirs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    env = {"FBOCLI_STATE_DIR": str(tmp_path / "env")}
+    assert resolve_state_dir(str(tmp_path / "opt"), env) == tmp_path / "opt"
+    assert resolve_state_dir(None, env) == tmp_path / "env"
+    assert resolve_state_dir(None, {"FBOCLI_STATE_DIR": ""}) == tmp_path / "xdg" / "fbocli"
+    assert resolve_state_dir(None, {}) == tmp_path / "xdg" / "fbocli"
+    for name in ("opt", "env", "xdg/fbocli"):
+        assert (tmp_path / name).is_dir()
+        assert not any((tmp_path / name).iterdir())  # the probe file is gone
+
+
+def test_state_dir_and_its_new_parents_are_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = resolve_state_dir(str(tmp_path / "a" / "b" / "state"), {})
+    finally:
+        os.umask(old)
+    for p in (path, path.parent, path.parent.parent):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o700
+    assert resolve_state_dir(str(path), {}) == path  # existing: fine
+
+
+def test_state_dir_expands_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert resolve_state_dir("~/st", {}) == tmp_path / "st"
+
+
+def test_state_dir_under_a_regular_file_is_a_state_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for target in (blocker / "sub", blocker):
+        with pytest.raises(StateError) as info:
+            resolve_state_dir(str(target), {})
+        assert str(target) in str(info.value)
+        assert info.value.exit_status == ExitStatus.USAGE
+
+
+def test_state_dir_from_env_under_a_file_names_that_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    target = tmp_path / "file" / "sub"
+    with pytest.raises(StateError, match=str(target)):
+        resolve_state_dir(None, {"FBOCLI_STATE_DIR": str(target)})
+
+
+def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
+    target = tmp_path / "ro"
+    target.mkdir(mode=0o500)
+    target.chmod(0o500)
+    code = (
+        "import sys\n"
+        "from fbocli.journal import resolve_state_dir\n"
+        "from fbocli.errors import StateError\n"
+        "try:\n"
+        "    resolve_state_dir(sys.argv[1], {})\n"
+        "except StateError as e:\n"
+        "    print('StateError', e)\n"
+    )
+    argv = [sys.executable, "-c", code, str(target)]
+    if os.geteuid() == 0:
+        # Root ignores file modes; without capabilities (CAP_DAC_OVERRIDE) it obeys them.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root and setpriv (util-linux) is missing")
+        argv = [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        assert proc.stdout.startswith(f"StateError cannot use state directory {target}:"), (
+            proc.stdout + proc.stderr
+        )
+        assert not any(target.iterdir())
+    finally:
+        target.chmod(0o700)
