@@ -148,7 +148,8 @@ def _build(
     ldu = _ldu(msg, ctx)
     context = _obj(msg.get("context"))
     user = user_data(msg, context, properties, ctx, dayfirst=record.dayfirst)
-    if not user:
+    if not user or (ctx.offline and not user.keys() - {"db"}):
+        # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
         raise Rejected("no_match_keys", "no usable email, phone, name, address, userId or lead id")
     custom = custom_data(event, properties, value, value_key, currency)
     event_id = _event_id(msg)

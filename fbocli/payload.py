@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from fbocli.mapping import Conversion
 from fbocli.settings import Settings
@@ -30,11 +31,21 @@ STANDARD_EVENTS = frozenset(
 _LEGACY_TOP = ("currency", "value", "content_type", "content_ids", "contents", "order_id")
 _LEGACY_KEYS = {"em": "email", "ph": "phone", "ge": "gen", "zp": "zip", "external_id": "extern_id"}
 _CAPI_ONLY_USER = frozenset({"doby", "dobm", "dobd"})
+META_GRAPH_HOST = "graph.facebook.com"
+LEGACY_WARNING = (
+    'warning: [destination] api = "offline" sends the legacy Offline Conversions API '
+    "payload, which Meta discontinued on 14 May 2025 (Graph API v16.0); "
+    "graph.facebook.com no longer accepts it, so an upload there will fail. "
+    'Remove `api = "offline"` to send the same events to the same dataset IDs through '
+    "the Conversions API, or point graph_url ($FBOCLI_GRAPH_URL) at an endpoint that "
+    "still speaks the legacy API."
+)
 
 EventBuilder = Callable[[Conversion], dict[str, Any]]
 
 
 def capi_event(conv: Conversion) -> dict[str, Any]:
+    """The Conversions API event (mapping.md section 6); doby/dobm/dobd never leak into it."""
     user = conv.user
     if _CAPI_ONLY_USER & user.keys():
         user = {k: v for k, v in user.items() if k not in _CAPI_ONLY_USER}
@@ -51,18 +62,27 @@ def capi_event(conv: Conversion) -> dict[str, Any]:
 
 
 def offline_event(conv: Conversion) -> dict[str, Any]:
+    """The legacy Offline Conversions API event (mapping.md section 9).
+
+    The same normalized, hashed values as :func:`capi_event`, under the seed's names.
+    ``event_id`` is not sent (the legacy API has none; Meta deduplicates legacy events by
+    ``order_id``), but ``conv.event_id`` is still what the journal records, so re-runs
+    skip delivered events exactly as in Conversions API mode.
+    """
     match_keys: dict[str, Any] = {}
     for key, value in conv.user.items():
         if key == "db":
-            continue  # the legacy API takes the birthday as doby/dobm/dobd
-        name = _LEGACY_KEYS.get(key, key)
+            continue  # the legacy API takes the birthday only as doby/dobm/dobd
         if key == "external_id":
-            value = value[0]
+            if not value:
+                continue
+            value = value[0] if len(value) == 1 else list(value)  # the seed sends one userId
         elif key == "lead_id":
-            value = str(value)
-        match_keys[name] = value
+            value = str(value)  # the legacy API wants a digit string, CAPI an integer
+        match_keys[_LEGACY_KEYS.get(key, key)] = value
     event: dict[str, Any] = {
         "match_keys": match_keys,
+        # The legacy API accepts only standard names: a custom event is sent as Other.
         "event_name": conv.event_name if conv.event_name in STANDARD_EVENTS else "Other",
         "event_time": conv.event_time,
     }
@@ -74,6 +94,19 @@ def offline_event(conv: Conversion) -> dict[str, Any]:
         event["custom_data"] = custom
     _add_ldu(event, conv)
     return event
+
+
+def legacy_warning(settings: Settings) -> str | None:
+    """The warning to print on stderr before a legacy run aimed at Meta itself.
+
+    ``None`` for the Conversions API, or when ``graph_url`` points anywhere but
+    graph.facebook.com (a proxy or test server that may still speak the legacy API).
+    """
+    d = settings.destination
+    if d.api != "offline":
+        return None
+    host = (urlsplit(d.graph_url).hostname or "").rstrip(".").lower()
+    return LEGACY_WARNING if host == META_GRAPH_HOST else None
 
 
 def _add_ldu(event: dict[str, Any], conv: Conversion) -> None:
@@ -88,6 +121,7 @@ def _add_ldu(event: dict[str, Any], conv: Conversion) -> None:
 
 
 def event_builder(settings: Settings) -> EventBuilder:
+    """The one event builder of a run: what the dry run writes is what upload sends."""
     return offline_event if settings.destination.api == "offline" else capi_event
 
 
@@ -101,9 +135,11 @@ def body_extra(settings: Settings, test_event_code: str | None = None) -> dict[s
 
 
 def request_url(settings: Settings, dataset_id: str) -> str:
+    """The events endpoint; the same path serves both APIs (event set id = dataset id)."""
     d = settings.destination
     return f"{d.graph_url}/{d.api_version}/{dataset_id}/events"
 
 
 def request_body(extra: dict[str, Any], events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A request body as the dry run writes it (no token: it travels in a header)."""
     return {**extra, "data": list(events)}

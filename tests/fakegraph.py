@@ -196,7 +196,7 @@ def _unknown_path(path: str) -> _Answer:
 class Fault:
     """What the server does instead of its normal answer (see :meth:`FakeGraph.inject`)."""
 
-    kind: str  # "error" | "reset" | "delay" | "html"
+    kind: str  # "error" | "reset" | "delay" | "html" | "reply"
     status: int = 0
     payload: JSON | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -268,8 +268,16 @@ class Fault:
         """A proxy's HTML error page instead of JSON."""
         return Fault("html", status)
 
+    @staticmethod
+    def reply(payload: JSON, status: int = 200) -> Fault:
+        """Answer with exactly this JSON (no events are stored): e.g. a success whose
+        ``num_processed_entries`` / ``events_received`` disagrees with what was sent."""
+        return Fault("reply", status, payload)
+
     def answer(self) -> _Answer:
-        """The response for an ``error`` or ``html`` fault."""
+        """The response for an ``error``, ``html`` or ``reply`` fault."""
+        if self.kind == "reply":
+            return _json(self.status, dict(self.payload or {}), self.headers)
         if self.kind == "html":
             page = _HTML_PAGE.format(status=self.status).encode()
             return _Answer(self.status, page, "text/html; charset=utf-8", dict(self.headers))
