@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from fbocli.credentials import resolve_token
-from fbocli.errors import AuthError, ExitStatus, UsageError
+from fbocli.errors import AuthError, ExitStatus, FbocliError, Interrupted, UsageError
 from fbocli.graph import GraphClient, RetryPolicy
 from fbocli.journal import Journal, StateLock, resolve_state_dir
-from fbocli.payload import body_extra, event_builder
+from fbocli.payload import body_extra, event_builder, legacy_warning
 from fbocli.pipeline import Format, run
 from fbocli.progress import ProgressDisplay
 from fbocli.rejects import RejectsWriter, default_rejects_path
@@ -106,11 +106,22 @@ def _total_bytes(inputs: Sequence[str]) -> int | None:
     return total
 
 
+def _now(options: RunOptions) -> int:
+    return int(time.time()) if options.now is None else options.now
+
+
+def _warn_legacy(settings: Settings) -> None:
+    """Shown even with --quiet: it predicts a failed run, which cron mail should say."""
+    if (warning := legacy_warning(settings)) is not None:
+        sys.stderr.write(f"fbocli: warning: {warning}\n")
+
+
 def validate(
     settings: Settings, options: RunOptions, *, stdout: IO[str], stdin: BinaryIO | None = None
 ) -> ExitStatus:
     """`fbocli validate`: the pipeline with a counting sink; exit 1 when anything was rejected."""
-    stats = RunStats(dry_run=True, now=options.now or int(time.time()))
+    _warn_legacy(settings)
+    stats = RunStats(dry_run=True, offline=settings.destination.api == "offline", now=_now(options))
     rejects = _rejects_writer(options)
     run(
         settings,
@@ -131,7 +142,10 @@ def upload(
 ) -> ExitStatus:
     """`fbocli upload` (and `--dry-run`): the pipeline with a request-writing or sending sink."""
     settings = apply_overrides(settings, options)
-    stats = RunStats(dry_run=options.dry_run, now=options.now or int(time.time()))
+    _warn_legacy(settings)
+    stats = RunStats(
+        dry_run=options.dry_run, offline=settings.destination.api == "offline", now=_now(options)
+    )
     rejects = _rejects_writer(options)
     build = event_builder(settings)
     extra = body_extra(settings)
@@ -187,18 +201,26 @@ def upload(
             with client:
                 sink = UploadSink(stats, settings, client, journal, build, extra, rejects, stop)
                 keep = None if options.force else journal_filter(journal, stats)
-                run(
-                    settings,
-                    options.inputs,
-                    fmt=options.fmt,
-                    stats=stats,
-                    sink=sink,
-                    rejects=rejects,
-                    batch_size=settings.upload.batch_size,
-                    keep=keep,
-                    progress=display.update,
-                    stdin=stdin,
-                )
+                try:
+                    run(
+                        settings,
+                        options.inputs,
+                        fmt=options.fmt,
+                        stats=stats,
+                        sink=sink,
+                        rejects=rejects,
+                        batch_size=settings.upload.batch_size,
+                        keep=keep,
+                        progress=display.update,
+                        stdin=stdin,
+                    )
+                except FbocliError as error:
+                    # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and
+                    # what was not still matters to the user and to a cron job's --json.
+                    if isinstance(error, Interrupted) or error is sink.fatal:
+                        display.__exit__(None, None, None)
+                        _print(stats, options, stdout, upload_sections(stats))
+                    raise
     _print(stats, options, stdout, upload_sections(stats))
     if stats.failed or stats.api_rejected or (options.strict and stats.rejected):
         return ExitStatus.FAILURE

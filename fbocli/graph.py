@@ -351,13 +351,16 @@ class GraphClient:
         *,
         extra: Mapping[str, Any],
         api: Api = "conversions",
+        result: BatchResult | None = None,
     ) -> BatchResult:
         """POST one batch to ``/{dataset}/events``; bad events are isolated by bisection.
 
         Raises AuthError (190, permissions) and ApiVersionError (2635), which stop a run;
         everything else is reported per event in the returned :class:`BatchResult`.
+        Pass ``result`` to keep what was already settled when an exception (a fatal error,
+        or the caller's ``sleep`` abandoning a stopped run) ends a bisection half-way.
         """
-        result = BatchResult()
+        result = BatchResult() if result is None else result
         if events:
             self._send_slice(dataset_id, events, range(len(events)), extra, api, result)
         return result

@@ -13,7 +13,7 @@ from fbocli.readers import InputReader, Record, open_input
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
 from fbocli.settings import Settings
-from fbocli.sinks import Sink
+from fbocli.sinks import STOPPED, Sink
 
 Format = Literal["auto", "jsonl", "csv"]
 Progress = Callable[[RunStats, int], None]  # (stats, bytes read so far)
@@ -71,16 +71,35 @@ def run(
             sink.close()
         except KeyboardInterrupt:
             sink.abort()
+            _count_unsent(stats)
             raise Interrupted(
                 "interrupted: acknowledged batches are journaled; run the same "
                 "command again to send the rest"
             ) from None
+        except BaseException:
+            # A fatal error (expired token, ...): wait for the workers before the journal
+            # and the rejects file close under them.
+            sink.abort()
+            _count_unsent(stats)
+            raise
         finally:
             rejects.close()
             stats.rejects_file = rejects.written
     if progress is not None:
         progress(stats, sum(r.bytes_read for r in readers))
     return stats
+
+
+def _count_unsent(stats: RunStats) -> None:
+    """A stopped run: events still waiting in the batcher count as failed (not sent), so
+    ``built == sent + already_sent + api_rejected + failed`` holds on every run."""
+    for dataset_id, counts in list(stats.datasets.items()):
+        settled = sum(counts[what] for what in ("sent", "already_sent", "api_rejected", "failed"))
+        unsent = counts["built"] - settled
+        if unsent > 0:
+            with stats.lock:
+                stats.failures[STOPPED] += unsent
+            stats.result(dataset_id, "failed", unsent)
 
 
 def _record_for_rejects(record: Record) -> object:

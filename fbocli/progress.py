@@ -1,7 +1,9 @@
 """The live display on stderr: input read with ETA, records, batches, events/s, retries.
 
 Shown only when stderr is a terminal and not ``--quiet``; otherwise every method is a
-no-op, so cron mails stay short.
+no-op, so cron mails stay short. The counters are rendered from the live
+:class:`RunStats` at each refresh, so the display keeps moving while the workers
+drain the last batches after the input has been read.
 """
 
 from __future__ import annotations
@@ -15,31 +17,45 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from fbocli.report import RunStats
+
+
+class _LiveColumn(ProgressColumn):
+    """Counters read from the display at render time (4 times a second)."""
+
+    def __init__(self, display: ProgressDisplay) -> None:
+        super().__init__()
+        self._display = display
+
+    def render(self, task: Task) -> Text:
+        return Text.from_markup(self._display.describe())
 
 
 class ProgressDisplay:
     def __init__(self, *, enabled: bool, total_bytes: int | None, dry_run: bool) -> None:
         self.enabled = enabled
         self._started = time.monotonic()
-        self._waiting = 0.0
-        self._retry_reason = ""
         self._lock = threading.Lock()
+        self._stats: RunStats | None = None
+        self._retries: dict[int, tuple[float, str]] = {}  # worker thread -> (deadline, reason)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._verb = "would send" if dry_run else "sent"
         if enabled:
             self._progress = Progress(
                 TextColumn("[bold]reading"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 DownloadColumn(),
                 TimeRemainingColumn(),
-                TextColumn("{task.description}"),
+                _LiveColumn(self),
                 console=Console(stderr=True),
                 transient=True,
                 refresh_per_second=4,
@@ -61,23 +77,42 @@ class ProgressDisplay:
             self._progress.stop()
 
     def update(self, stats: RunStats, bytes_read: int) -> None:
+        """Called by the pipeline every few hundred records and at the end of the input."""
         if self._progress is None or self._task is None:
             return
-        elapsed = max(time.monotonic() - self._started, 1e-6)
+        self._stats = stats
+        self._progress.update(self._task, completed=bytes_read)
+
+    def retry(self, seconds: float, reason: str) -> None:
+        """Called by the Graph client (any worker thread) before each backoff wait."""
+        if self._progress is None:
+            return
         with self._lock:
-            waiting = self._waiting
-            reason = self._retry_reason
+            self._retries[threading.get_ident()] = (time.monotonic() + seconds, reason[:60])
+
+    def describe(self) -> str:
+        """The counters line: records, batches, events and rate, workers waiting to retry."""
+        stats = self._stats
+        if stats is None:
+            return ""
+        now = time.monotonic()
+        elapsed = max(now - self._started, 1e-6)
         text = (
             f"{stats.accepted:,} accepted · {stats.rejected:,} rejected · "
             f"{stats.batches:,} batches · {stats.sent:,} events {self._verb} · "
             f"{stats.sent / elapsed:,.0f} ev/s"
         )
-        if waiting > 0:
-            text += f" · [yellow]retry in {waiting:.0f}s ({reason})"
-        self._progress.update(self._task, completed=bytes_read, description=text)
-
-    def retry(self, seconds: float, reason: str) -> None:
-        """Called by the Graph client before each backoff wait."""
+        if stats.failed:
+            text += f" · [red]{stats.failed:,} failed[/]"
         with self._lock:
-            self._waiting = seconds
-            self._retry_reason = reason[:60]
+            for ident in [i for i, (end, _) in self._retries.items() if end <= now]:
+                del self._retries[ident]
+            waiting = sorted(self._retries.values())
+        if waiting:
+            end, reason = waiting[0]
+            reason = reason.replace("[", r"\[")
+            text += (
+                f" · [yellow]{len(waiting)} waiting to retry, next in {end - now:.0f}s "
+                f"({reason})[/]"
+            )
+        return text

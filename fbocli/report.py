@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fbocli.mapping import Conversion, Outcome
+from fbocli.payload import STANDARD_EVENTS
 from fbocli.readers import CsvReport, Record
 
 MATCH_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "lead_id")
@@ -23,6 +24,7 @@ EXAMPLES_PER_REASON = 3
 @dataclass
 class RunStats:
     dry_run: bool = False
+    offline: bool = False  # legacy payload: custom event names go out as "Other"
     now: int = 0
     read: int = 0
     accepted: int = 0
@@ -165,6 +167,10 @@ def record_sections(stats: RunStats) -> list[Section]:
     return sections
 
 
+def _wire_name(name: str, offline: bool) -> str:
+    return f"Other ({name})" if offline and name not in STANDARD_EVENTS else name
+
+
 def validate_sections(stats: RunStats) -> list[Section]:
     sections = record_sections(stats)
     if stats.by_event:
@@ -172,7 +178,10 @@ def validate_sections(stats: RunStats) -> list[Section]:
             (
                 "Events",
                 ["dataset", "Meta event", "events"],
-                [[ds, name, str(n)] for (ds, name), n in sorted(stats.by_event.items())],
+                [
+                    [ds, _wire_name(name, stats.offline), str(n)]
+                    for (ds, name), n in sorted(stats.by_event.items())
+                ],
             )
         )
         sections.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -12,7 +13,7 @@ from typing import IO, Protocol
 
 from fbocli.batching import Keep
 from fbocli.errors import FbocliError, StateError
-from fbocli.graph import GraphClient
+from fbocli.graph import BatchResult, GraphClient
 from fbocli.journal import Journal
 from fbocli.mapping import Conversion
 from fbocli.payload import EventBuilder, request_body, request_url
@@ -98,11 +99,52 @@ class Abandoned(Exception):
     """Raised inside a worker's backoff wait once the run is stopping (Ctrl-C or fatal)."""
 
 
+STOPPED = "not sent: the run was stopped"
+REASON_LIMIT = 100
+
+_TRACE = re.compile(r",? ?fbtrace_id [^,)\s]+")
+_LONG_DETAIL = re.compile(r"(not visible to this token): .*(\((?:code|HTTP) [^()]*\))$", re.S)
+_CONNECTION = re.compile(r"connection failed: (.*)$", re.S)
+_CONNECTION_PROBLEMS = (
+    ("refused", "connection refused"),
+    ("reset by peer", "connection reset"),
+    ("connectionreseterror", "connection reset"),
+    ("remotedisconnected", "connection closed by the server"),
+    ("connection aborted", "connection closed by the server"),
+    ("name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("name resolution", "host name not found"),
+    ("failed to resolve", "host name not found"),
+    ("timed out", "connection timed out"),
+    ("ssl", "TLS/SSL error"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+)
+
+
+def short_reason(reason: str) -> str:
+    """A failure reason fit for the summary table: no urllib3 repr, no per-request ids.
+
+    Per-request details (fbtrace_id, URLs) would split one cause into many rows, so they
+    are dropped; the result is at most ``REASON_LIMIT`` characters.
+    """
+    text = _TRACE.sub("", reason)
+    text = _LONG_DETAIL.sub(r"\1 \2", text)
+    match = _CONNECTION.search(text)
+    if match is not None:
+        detail = match.group(1).lower()
+        problem = next((short for key, short in _CONNECTION_PROBLEMS if key in detail), None)
+        text = text[: match.start()] + (problem or "connection failed")
+    text = " ".join(text.split())
+    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
+
+
 class UploadSink:
     """`upload`: batches go to Meta from ``workers`` threads; acknowledged ones are journaled.
 
     Back-pressure: at most ``2 x workers`` batches are queued or in flight, so memory stays
-    bounded however large the input is.
+    bounded however large the input is. Every event of a submitted batch ends up counted
+    exactly once (sent, api_rejected or failed), whatever stops the run.
     """
 
     def __init__(
@@ -133,9 +175,17 @@ class UploadSink:
         self._run_id = uuid.uuid4().hex[:12]
         self._batch_no = itertools.count(1)
 
+    @property
+    def fatal(self) -> FbocliError | None:
+        """The error that stopped the run (auth, API version, journal), if any."""
+        return self._fatal
+
     def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
         self._raise_fatal()
-        self._slots.acquire()
+        self._slots.acquire()  # blocks while 2 x workers batches are pending: back-pressure
+        if self._fatal is not None:
+            self._slots.release()
+            self._raise_fatal()
         batch_id = f"{self._run_id}-{next(self._batch_no)}"
         future = self._executor.submit(self._send, dataset_id, batch, batch_id)
         with self._futures_lock:
@@ -146,35 +196,54 @@ class UploadSink:
         with self._futures_lock:
             dataset_id, batch = self._futures.pop(future, ("", []))
         if future.cancelled():  # abandoned at Ctrl-C before it started
-            self._fail(dataset_id, batch, "not sent: the run was stopped")
+            self._fail(dataset_id, len(batch), STOPPED)
         self._slots.release()
 
     def _send(self, dataset_id: str, batch: list[Conversion], batch_id: str) -> None:
         if self.stop.is_set():
-            self._fail(dataset_id, batch, "not sent: the run was stopped")
+            self._fail(dataset_id, len(batch), STOPPED)
             return
         events = [self.build(c) for c in batch]
+        result = BatchResult()  # filled as Meta answers, so a bisection cut short keeps its part
+        unsettled = STOPPED
         try:
-            result = self.client.send_events(
-                dataset_id, events, extra=self.extra, api=self.settings.destination.api
+            self.client.send_events(
+                dataset_id,
+                events,
+                extra=self.extra,
+                api=self.settings.destination.api,
+                result=result,
             )
         except Abandoned:
-            self._fail(dataset_id, batch, "not sent: the run was stopped")
-            return
+            pass
         except FbocliError as error:  # auth or API version: the whole run stops
-            with self._futures_lock:
-                self._fatal = self._fatal or error
-            self.stop.set()
-            self._fail(dataset_id, batch, f"not sent: {error.message}")
-            return
+            self._set_fatal(error)
+            unsettled = f"not sent: {error.message}"
         except Exception as exc:  # a bug must not lose the count of a batch
-            self._fail(dataset_id, batch, f"not sent: internal error {exc.__class__.__name__}")
-            raise
+            unsettled = f"not sent: internal error {exc.__class__.__name__}: {exc}"
+        self._settle(dataset_id, batch, events, batch_id, result, unsettled)
+
+    def _settle(
+        self,
+        dataset_id: str,
+        batch: list[Conversion],
+        events: list[dict[str, object]],
+        batch_id: str,
+        result: BatchResult,
+        unsettled: str,
+    ) -> None:
+        """Journal what Meta acknowledged, then count every event of the batch once."""
         delivered = [batch[i] for i in result.delivered]
-        # Journal only what Meta acknowledged, in one durable transaction.
-        self.journal.record(dataset_id, [(c.event_name, c.event_id) for c in delivered], batch_id)
+        try:
+            # Journal only what Meta acknowledged, in one durable transaction.
+            self.journal.record(
+                dataset_id, [(c.event_name, c.event_id) for c in delivered], batch_id
+            )
+        except FbocliError as error:  # delivered but not journaled: a re-run resends them
+            self._set_fatal(error)
         with self.stats.lock:
-            self.stats.batches += 1
+            if result.delivered or result.rejected:
+                self.stats.batches += 1
             self.stats.retries += result.retries
         self.stats.result(dataset_id, "sent", len(delivered))
         for index, message in result.rejected:
@@ -182,16 +251,22 @@ class UploadSink:
             self.rejects.write(conv.source, conv.line, "api_rejected", message, events[index])
             self.stats.api_rejected_example(conv, message)
         self.stats.result(dataset_id, "api_rejected", len(result.rejected))
-        if result.failed:
-            with self.stats.lock:
-                for _, reason in result.failed:
-                    self.stats.failures[reason] += 1
-            self.stats.result(dataset_id, "failed", len(result.failed))
+        for _, reason in result.failed:
+            self._fail(dataset_id, 1, reason)
+        settled = len(result.delivered) + len(result.rejected) + len(result.failed)
+        self._fail(dataset_id, len(batch) - settled, unsettled)
 
-    def _fail(self, dataset_id: str, batch: list[Conversion], reason: str) -> None:
+    def _fail(self, dataset_id: str, n: int, reason: str) -> None:
+        if n <= 0:
+            return
         with self.stats.lock:
-            self.stats.failures[reason] += len(batch)
-        self.stats.result(dataset_id, "failed", len(batch))
+            self.stats.failures[short_reason(reason)] += n
+        self.stats.result(dataset_id, "failed", n)
+
+    def _set_fatal(self, error: FbocliError) -> None:
+        with self._futures_lock:
+            self._fatal = self._fatal or error
+        self.stop.set()
 
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
@@ -202,6 +277,8 @@ class UploadSink:
         self._raise_fatal()
 
     def abort(self) -> None:
+        """Stop: queued batches are cancelled (counted failed), in-flight ones finish or
+        are abandoned at their next backoff wait; returns once every worker is done."""
         self.stop.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
 

@@ -442,10 +442,6 @@ def test_unconfirmed_success_counts_as_failed(
     assert fake.count(DS1) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands.py must print payload.legacy_warning() on stderr (asked of the lead)",
-)
 def test_validate_warns_when_legacy_mode_targets_meta(workdir: Path) -> None:
     write_events(workdir / "in.jsonl", 3)
     result = run_cli(workdir, ["validate", str(workdir / "in.jsonl")])

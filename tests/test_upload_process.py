@@ -1,0 +1,211 @@
+"""`fbocli upload` as real processes: kill -9 and Ctrl-C mid-upload, and 100,000 events
+through a faulty fake Graph API, compared event by event with a dry run of the same input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakegraph import FakeGraph, Fault
+from tests.test_upload import (
+    CONFIG,
+    DS_A,
+    DS_B,
+    NOW,
+    NOW_TS,
+    TOKEN,
+    check_summary,
+    journal_keys,
+    make_env,
+    received_keys,
+    write_events,
+)
+
+BATCH = 10  # CONFIG's batch_size
+WORKERS = 2  # CONFIG's workers
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGraph]:
+    with FakeGraph(tokens=[TOKEN], datasets=[DS_A, DS_B], now=NOW_TS) as graph:
+        yield graph
+
+
+def fbocli(tmp: Path, url: str, config: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    """Start ``python -m fbocli upload ... --json`` as its own process."""
+    common = ["-c", str(config), "--now", NOW, "--json"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "fbocli", "upload", *args, *common],
+        env={**os.environ, **make_env(tmp, url), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=timeout)
+    assert TOKEN not in out + err
+    return proc.returncode, out, err
+
+
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    """Poll (a liveness guard, not a timing assertion) until ``condition`` or 30 s."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert proc.poll() is None, "fbocli ended before the test could stop it"
+        assert time.monotonic() < deadline, "fbocli made no progress"
+        time.sleep(0.01)
+
+
+def config(tmp: Path) -> Path:
+    path = tmp / "fbocli.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- crash safety
+
+
+@pytest.mark.parametrize("kill_after", [1, 150], ids=["first-batch", "half-way"])
+def test_kill_9_then_rerun_delivers_everything_duplicating_only_in_flight_batches(
+    tmp_path: Path, fake: FakeGraph, kill_after: int
+) -> None:
+    inputs = write_events(tmp_path / "in.jsonl", 200, 100)
+    cfg = config(tmp_path)
+    fake.inject(Fault.delay(0.1), times=10_000)  # slow answers: batches are in flight a while
+    proc = fbocli(tmp_path, fake.url, cfg, str(inputs))
+    wait_until(lambda: fake.count() >= kill_after, proc)
+    proc.kill()
+    proc.wait()
+    journaled = journal_keys(tmp_path / "state")  # SQLite opens fine after the kill
+    assert journaled <= set(received_keys(fake))  # only what Meta acknowledged
+
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs)))
+    assert code == 0, err
+    summary = check_summary(out)
+    assert summary["events"]["already_sent"] == len(journaled)
+    received = received_keys(fake)
+    assert {k[2] for k in received} == {f"e{i}" for i in range(300)}
+    twice = {key for key, n in received.items() if n > 1}
+    assert max(received.values()) <= 2
+    assert not twice & journaled  # a journaled event is never sent again
+    assert len(twice) <= WORKERS * BATCH  # only the batches in flight at the kill
+    assert journal_keys(tmp_path / "state") == set(received)
+
+
+def test_ctrl_c_finishes_in_flight_batches_exits_130_and_a_rerun_completes(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    inputs = write_events(tmp_path / "in.jsonl", 200, 100)
+    cfg = config(tmp_path)
+    fake.inject(Fault.delay(0.2), times=10_000)
+    proc = fbocli(tmp_path, fake.url, cfg, str(inputs))
+    wait_until(lambda: fake.count() >= 50, proc)
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc, timeout=30)
+    assert code == 130
+    assert "interrupted" in err and "Traceback" not in err
+    summary = check_summary(out)
+    events = summary["events"]
+    assert 50 <= events["sent"] < 300
+    # Back-pressure: reading stopped a few batches ahead; those were cancelled, not sent.
+    assert 0 < events["failed"] == events["built"] - events["sent"] <= 3 * WORKERS * BATCH
+    # In-flight batches finished and were journaled: the journal is exactly what Meta has.
+    assert journal_keys(tmp_path / "state") == set(received_keys(fake))
+
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs)))
+    assert code == 0, err
+    received = received_keys(fake)
+    assert len(received) == 300 and max(received.values()) == 1  # nothing sent twice
+
+
+def test_ctrl_c_during_a_long_rate_limit_wait_abandons_it(tmp_path: Path, fake: FakeGraph) -> None:
+    inputs = write_events(tmp_path / "in.jsonl", 40)
+    fake.inject(Fault.rate_limit(4, retry_after=600), times=10_000)
+    proc = fbocli(tmp_path, fake.url, config(tmp_path), str(inputs), FBOCLI_BACKOFF_SCALE="1")
+    wait_until(lambda: len(fake.requests) >= WORKERS, proc)
+    time.sleep(0.2)  # both workers are now in their 10-minute wait
+    proc.send_signal(signal.SIGINT)
+    code, out, err = finish(proc, timeout=30)  # far less than the 600 s Meta asked for
+    assert code == 130, err
+    summary = check_summary(out)
+    assert summary["events"]["sent"] == 0 and summary["events"]["failed"] == 40
+    assert journal_keys(tmp_path / "state") == set()
+    assert len(fake.requests) == WORKERS  # abandoned, not retried
+
+
+# --------------------------------------------------------------------------- volume
+
+
+def test_100k_events_through_faults_match_the_dry_run_exactly(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    inputs = write_events(tmp_path / "in.jsonl", 70_000, 30_000)
+    cfg = tmp_path / "fbocli.toml"
+    cfg.write_text(
+        CONFIG.replace("batch_size = 10", "batch_size = 1000")
+        .replace("workers = 2", "workers = 4")
+        .replace("max_retries = 3", "max_retries = 6"),
+        encoding="utf-8",
+    )
+    requests_file = tmp_path / "requests.jsonl"
+    dry_args = ["--dry-run", "--output", str(requests_file), "-c", str(cfg), "--now", NOW]
+    dry = subprocess.run(
+        [sys.executable, "-m", "fbocli", "upload", str(inputs), *dry_args, "--json", "-q"],
+        env={**os.environ, **make_env(tmp_path, fake.url, FBOCLI_STATE_DIR=str(tmp_path / "d"))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dry.returncode == 0, dry.stderr
+    expected: dict[tuple[str, str], dict[str, Any]] = {}
+    extra: dict[str, Any] = {}
+    for line in requests_file.read_text(encoding="utf-8").splitlines():
+        request = json.loads(line)
+        dataset = request["url"].rsplit("/", 2)[-2]
+        extra = {k: v for k, v in request["body"].items() if k != "data"}
+        for event in request["body"]["data"]:
+            expected[(dataset, event["event_id"])] = event
+    assert len(expected) == 100_000
+
+    bad = "e4242"
+    fake.reject_events(lambda e: "Invalid user_data" if e.get("event_id") == bad else None)
+    fake.inject(Fault.error(500, code=1), times=2)
+    fake.inject(Fault.rate_limit(17, retry_after=1))
+    fake.inject(Fault.reset())
+    fake.inject(Fault.html(503))
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs), "-q"), timeout=120)
+    assert code == 1, err  # one event refused by Meta
+    assert err == ""
+    summary = check_summary(out)
+    assert summary["events"] == {
+        "built": 100_000,
+        "sent": 99_999,
+        "already_sent": 0,
+        "api_rejected": 1,
+        "failed": 0,
+    }
+
+    delivered: dict[tuple[str, str], dict[str, Any]] = {}
+    for dataset, events in fake.received.items():
+        for event in events:
+            key = (dataset, event["event_id"])
+            assert key not in delivered, f"{key} delivered twice"
+            delivered[key] = event
+    del expected[(DS_A, bad)]
+    assert delivered.keys() == expected.keys()
+    assert delivered == expected  # full event JSON, field by field
+    for request in fake.requests:
+        if request["status"] == 200:
+            assert request["params"] == extra  # upload_tag etc. as in the dry run
+    assert len(journal_keys(tmp_path / "state")) == 99_999
