@@ -1,0 +1,335 @@
+"""Match-key normalization and hashing (mapping.md section 4) and amount parsing (section 5).
+
+Every function here is pure: same input, same output, no I/O. Meta only matches a key
+when both sides hashed the *same* normalized text, so each rule below is the contract,
+not a heuristic. The slow libraries (pycountry, phonenumbers, dateutil) sit behind
+``functools`` caches so that a run of many events with few distinct cities, states or
+countries pays for each lookup once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any, ParamSpec, TypeVar, cast
+
+import phonenumbers
+import pycountry
+from dateutil import parser as dateparser
+
+__all__ = [
+    "hash_key",
+    "is_sha256_hex",
+    "norm_birthday",
+    "norm_country",
+    "norm_currency",
+    "norm_email",
+    "norm_gender",
+    "norm_name",
+    "norm_phone",
+    "norm_state",
+    "norm_zip",
+    "parse_amount",
+    "sha256_hex",
+    "split_name",
+]
+
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_ASCII_DIGITS = frozenset("0123456789")
+_GENDERS: Mapping[str, str] = {
+    "m": "m",
+    "male": "m",
+    "man": "m",
+    "f": "f",
+    "female": "f",
+    "woman": "f",
+}
+_NANP_SEPARATORS = re.compile(r"[ ().-]+")
+_COUNTRY_ALIASES: Mapping[str, str] = {"uk": "gb"}
+# Optional sign, optional currency symbol, digits with optional 1,234-style groups,
+# optional fraction and exponent; ASCII digits only (no Unicode digits, no "1_000").
+_AMOUNT = re.compile(
+    r"(?P<s1>[-+]?)\s*[$€£¥]?\s*(?P<s2>[-+]?)"
+    r"(?P<num>(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<exp>[eE][-+]?[0-9]+)?"
+)
+_MAX_AMOUNT_CHARS = 100  # int() refuses > 4300 digits; nothing that long is an amount
+_MAX_DATE_CHARS = 100  # dateutil is slow on long junk; no date is that long
+# Two defaults that differ in year, month and day: a component dateutil did not find
+# shows up as a difference, so "July 1980" or "12:00" is not silently completed.
+_DEFAULT_A = datetime(1904, 1, 1)
+_DEFAULT_B = datetime(1905, 2, 2)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _cached(maxsize: int) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """``functools.lru_cache`` that keeps the wrapped signature visible to mypy.
+
+    A bare ``lru_cache`` wrapper accepts any arguments as far as type checkers know, so
+    a caller passing the wrong type would go unnoticed; the cast restores the signature.
+    """
+
+    def decorate(func: Callable[_P, _R]) -> Callable[_P, _R]:
+        return cast(Callable[_P, _R], functools.lru_cache(maxsize=maxsize)(func))
+
+    return decorate
+
+
+def sha256_hex(value: str) -> str:
+    """Lowercase hex SHA-256 of the UTF-8 text: the form Meta expects for every key."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def is_sha256_hex(value: str) -> bool:
+    """True for exactly 64 hex characters (any case): a value the sender already hashed."""
+    return _SHA256_HEX.fullmatch(value) is not None
+
+
+def hash_key(raw: object, normalize: Callable[[str], str | None]) -> str | None:
+    """Normalize and hash one match-key value; None when there is nothing to send.
+
+    A string that already is 64 hex characters (after trimming) is taken as pre-hashed
+    and only lowercased, so a key is never hashed twice. Strings are normalized then
+    hashed. Numbers (not bool, not NaN/Infinity) are accepted as their integer text when
+    integral, so a phone given as a JSON number works; the caller decides which fields may
+    be numbers. Anything else (None, dict, list, bool) gives None.
+    """
+    if isinstance(raw, str):
+        stripped = raw.strip()
+        if is_sha256_hex(stripped):
+            return stripped.lower()
+        text = raw
+    elif isinstance(raw, bool):
+        return None
+    elif isinstance(raw, int):
+        text = str(raw)
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            return None
+        text = str(int(raw)) if raw.is_integer() else repr(raw)
+    else:
+        return None
+    normalized = normalize(text)
+    return sha256_hex(normalized) if normalized else None
+
+
+def norm_email(value: str) -> str | None:
+    """Trim and lowercase; None unless it looks like ``local@domain.tld``."""
+    text = value.strip().lower()
+    return text if _EMAIL.fullmatch(text) else None
+
+
+@_cached(16384)
+def norm_phone(value: str, region: str) -> str | None:
+    """E.164 digits without ``+`` when phonenumbers finds a possible number.
+
+    ``region`` (lowercase alpha-2, or "" for none) supplies the country code of a
+    national number. Otherwise (unparseable, not possible) fall back to the digits
+    with leading zeros stripped, kept only if at least 7 remain. phonenumbers.parse
+    costs ~50 µs, so plain North American numbers take a shortcut that gives the same
+    answer (checked against the library by the tests), and results are cached.
+    """
+    fast = _nanp_fast_path(value, region)
+    if fast is not None:
+        return fast
+    try:
+        number = phonenumbers.parse(value, region.upper() or None)
+        if phonenumbers.is_possible_number(number):
+            e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return e164.lstrip("+")
+    except phonenumbers.NumberParseException:
+        pass
+    digits = "".join(c for c in value if c in _ASCII_DIGITS).lstrip("0")
+    return digits if len(digits) >= 7 else None
+
+
+@functools.cache
+def _nanp_regions() -> frozenset[str]:
+    """Lowercase regions sharing country code 1 (US, CA, PR, ...): same 10-digit plan."""
+    return frozenset(r.lower() for r in phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+def _nanp_fast_path(value: str, region: str) -> str | None:
+    """``1NXXNXXXXXX`` for ``NXX NXX XXXX`` (optionally ``1``/``+1``-prefixed, with common
+    separators) in a country-code-1 region, where phonenumbers always finds a possible
+    number; None means "ask phonenumbers", not "invalid"."""
+    if region not in _nanp_regions():
+        return None
+    digits = _NANP_SEPARATORS.sub("", value.strip())
+    if digits.startswith("+1"):
+        digits = digits[1:]
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit() or digits[0] in "01":
+        return None
+    return "1" + digits
+
+
+def norm_gender(value: str) -> str | None:
+    """``m``/``male``/``man`` -> ``m``, ``f``/``female``/``woman`` -> ``f``, else None."""
+    return _GENDERS.get(value.strip().lower())
+
+
+@_cached(16384)
+def norm_name(value: str) -> str | None:
+    """Lowercase, Unicode NFC, letters only (``O'Brien`` -> ``obrien``); for fn, ln, ct.
+
+    NFC is applied again after filtering so that letters brought together by removing
+    a character in between (Hangul jamo) compose the same way on a second pass.
+    """
+    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).lower())
+    letters = "".join(c for c in text if c.isalpha())
+    return unicodedata.normalize("NFC", letters).lower() or None
+
+
+def split_name(name: str) -> tuple[str | None, str | None]:
+    """(first word, last word) of a full name; the last only when there are two or more."""
+    words = name.split()
+    if not words:
+        return None, None
+    return words[0], (words[-1] if len(words) >= 2 else None)
+
+
+@functools.cache
+def _subdivisions(region: str) -> tuple[frozenset[str], Mapping[str, str]]:
+    """ISO 3166-2 code suffixes (upper case) and normalized name -> suffix of one region.
+
+    Built once per region: scanning pycountry's subdivisions per event is far too slow.
+    """
+    if not region.isascii() or len(region) != 2:
+        return frozenset(), {}
+    database: Any = pycountry.subdivisions  # untyped library
+    found = database.get(country_code=region.upper()) or ()
+    codes: set[str] = set()
+    names: dict[str, str] = {}
+    for sub in sorted(found, key=lambda s: str(s.code)):
+        suffix = str(sub.code).partition("-")[2].upper()
+        if not suffix:
+            continue
+        codes.add(suffix)
+        key = norm_name(str(sub.name))
+        if key:
+            names.setdefault(key, suffix.lower())
+    return frozenset(codes), names
+
+
+@_cached(4096)
+def norm_state(value: str, region: str) -> str | None:
+    """Two-letter-style subdivision code in lowercase when the region knows the state.
+
+    ``RI`` or ``Rhode Island`` with region ``us`` -> ``ri``; ``Ontario`` with ``ca`` -> ``on``.
+    Names are compared after :func:`norm_name` (so ``rhode-island`` matches too), which
+    keeps the rule idempotent. Anything else, or no region, is normalized as a name.
+    """
+    codes, names = _subdivisions(region)
+    code = value.strip()
+    if code.isascii() and code.upper() in codes:  # ascii first: "ſt".upper() == "ST"
+        return code.lower()
+    name = norm_name(value)
+    if name is None:
+        return None
+    return names.get(name, name)
+
+
+@_cached(16384)
+def norm_zip(value: str, region: str) -> str | None:
+    """US: first 5 digits before any ``-``; elsewhere: lowercase, no spaces or dashes."""
+    text = value.strip().lower()
+    if region == "us":
+        text = "".join(c for c in text.partition("-")[0] if c in _ASCII_DIGITS)[:5]
+    else:
+        text = "".join(c for c in text if c != "-" and not c.isspace())
+    return text or None
+
+
+@_cached(4096)
+def norm_country(value: str) -> str | None:
+    """ISO 3166-1 alpha-2 in lowercase from a code, alpha-3 or name (``USA`` -> ``us``)."""
+    text = value.strip()
+    alias = _COUNTRY_ALIASES.get(text.lower())
+    if alias is not None:
+        return alias
+    if not text:
+        return None
+    try:
+        country = pycountry.countries.lookup(text)
+    except LookupError:
+        return None
+    return str(country.alpha_2).lower()
+
+
+def _full_date(text: str, dayfirst: bool) -> date | None:
+    """A date with year, month and day all present in ``text``, or None."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    if len(text) > _MAX_DATE_CHARS:
+        return None
+    try:
+        first = dateparser.parse(text, default=_DEFAULT_A, dayfirst=dayfirst, ignoretz=True)
+        second = dateparser.parse(text, default=_DEFAULT_B, dayfirst=dayfirst, ignoretz=True)
+    except (ValueError, OverflowError):
+        return None
+    if first.date() != second.date():
+        return None
+    return first.date()
+
+
+@_cached(16384)
+def norm_birthday(value: str, *, dayfirst: bool = False) -> str | None:
+    """``YYYYMMDD`` from any complete date ISO or dateutil reads; None otherwise.
+
+    A date missing its year, month or day (``July 1980``) is dropped, not completed
+    with today's values.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    found = _full_date(text, dayfirst)
+    return f"{found.year:04d}{found.month:02d}{found.day:02d}" if found else None
+
+
+@_cached(1024)
+def norm_currency(value: str) -> str | None:
+    """Trimmed, upper-cased ISO 4217 code known to pycountry, else None."""
+    code = value.strip()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        return None
+    code = code.upper()
+    return code if pycountry.currencies.get(alpha_3=code) is not None else None
+
+
+def parse_amount(value: object) -> float | int | None:
+    """A monetary amount from a JSON number or a loosely formatted numeric string.
+
+    Accepts ``18``, ``18.99``, ``" 18 "``, ``"$1,234.56"``, ``"€5"``; keeps integers as
+    ``int``. Booleans, NaN, Infinity and anything else give None. Negative amounts are
+    returned as such: rejecting them is the caller's decision.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if not isinstance(value, str) or len(value) > _MAX_AMOUNT_CHARS:
+        return None
+    match = _AMOUNT.fullmatch(value.strip())
+    if match is None or (match["s1"] and match["s2"]):
+        return None
+    sign = "-" if "-" in (match["s1"] + match["s2"]) else ""
+    num = match["num"].replace(",", "")
+    if "." not in num and not match["exp"]:
+        return int(sign + num)
+    amount = float(sign + num + (match["exp"] or ""))
+    return amount if math.isfinite(amount) else None

@@ -1,0 +1,599 @@
+"""Match-key normalization and hashing (mapping.md section 4) and amounts (section 5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import string
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pycountry
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fbocli.normalize import (
+    hash_key,
+    is_sha256_hex,
+    norm_birthday,
+    norm_country,
+    norm_currency,
+    norm_email,
+    norm_gender,
+    norm_name,
+    norm_phone,
+    norm_state,
+    norm_zip,
+    parse_amount,
+    sha256_hex,
+    split_name,
+)
+
+HEX_ALPHABET = frozenset("0123456789abcdef")
+
+
+def ref_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- hashing ---------------------------------------------------------------------------
+
+
+def test_sha256_hex_is_lowercase_hex_of_utf8() -> None:
+    assert sha256_hex("us") == "79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621"
+    assert sha256_hex("josé") == ref_sha("josé")
+    assert sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a" * 64, True),
+        ("ABCDEF0123456789" * 4, True),
+        ("a" * 63, False),
+        ("a" * 65, False),
+        ("g" + "a" * 63, False),
+        ("a" * 64 + "\n", False),
+        (" " + "a" * 64, False),
+        ("", False),
+        ("٠" * 64, False),  # Arabic-Indic digits are not hex
+    ],
+)
+def test_is_sha256_hex(value: str, expected: bool) -> None:
+    assert is_sha256_hex(value) is expected
+
+
+def test_hash_key_hashes_the_normalized_value() -> None:
+    assert hash_key(" Jane.Doe@Example.com ", norm_email) == ref_sha("jane.doe@example.com")
+
+
+def test_hash_key_prehashed_is_lowercased_not_rehashed_nor_normalized() -> None:
+    hashed = ref_sha("jane@example.com").upper()
+    assert hash_key(f"  {hashed} ", norm_email) == hashed.lower()
+    # even a normalizer that would reject the text must not see a pre-hashed value
+    assert hash_key(hashed, lambda _: None) == hashed.lower()
+
+
+def test_hash_key_drops_values_that_normalize_to_nothing() -> None:
+    assert hash_key("not-an-email", norm_email) is None
+    assert hash_key("   ", norm_name) is None
+    assert hash_key("", norm_gender) is None
+
+
+def test_hash_key_numbers_for_phone() -> None:
+    phone = partial(norm_phone, region="us")
+    assert hash_key(4011234567, phone) == ref_sha("14011234567")
+    assert hash_key(4011234567.0, phone) == ref_sha("14011234567")
+    assert hash_key(float("nan"), phone) is None
+    assert hash_key(float("inf"), phone) is None
+
+
+@pytest.mark.parametrize("raw", [None, True, False, {"a": 1}, ["x@y.zz"], b"x@y.zz", object()])
+def test_hash_key_non_scalar_or_bool_is_none(raw: object) -> None:
+    assert hash_key(raw, norm_email) is None
+    assert hash_key(raw, lambda v: v) is None
+
+
+# --- email -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Jane.Doe@Example.com ", "jane.doe@example.com"),
+        ("  HAMSOLO813@hamsolo813.com", "hamsolo813@hamsolo813.com"),
+        ("a@b.c", "a@b.c"),
+        ("nope", None),
+        ("", None),
+        ("   ", None),
+        ("a@b", None),
+        ("a@@b.com", None),
+        ("a b@c.com", None),
+        ("@b.com", None),
+        ("a@b.com\n", "a@b.com"),
+        ("a@b.com\nx", None),
+    ],
+)
+def test_norm_email(value: str, expected: str | None) -> None:
+    assert norm_email(value) == expected
+
+
+# --- phone -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("(401) 123-4567", "us", "14011234567"),
+        ("4011234567", "us", "14011234567"),
+        ("+1 401 123 4567", "", "14011234567"),
+        ("1-987-654-3210", "us", "19876543210"),
+        ("+44 20 7946 0958", "us", "442079460958"),
+        ("020 7946 0958", "gb", "442079460958"),
+        ("4011234567", "", "4011234567"),  # no region: digits only
+        ("0040 112 345", "", "40112345"),  # leading zeros stripped
+        ("123456", "", None),  # fewer than 7 digits
+        ("123-45", "us", None),
+        ("", "us", None),
+        ("call me", "us", None),
+        ("4011234567", "xx", "4011234567"),  # unknown region: fallback
+    ],
+)
+def test_norm_phone(value: str, region: str, expected: str | None) -> None:
+    assert norm_phone(value, region) == expected
+
+
+def test_norm_phone_golden_hashes() -> None:
+    assert sha256_hex(norm_phone("4011234567", "us") or "") == (
+        "89fe36dd70ef72f0249e4772cf73606c2aafa70f0cb4f73df3265bffc1c0a5ac"
+    )
+    assert sha256_hex(norm_phone("+44 20 7946 0958", "us") or "") == (
+        "35e206e5dec4c89b9e8b71b8c32724a5bb518483ac5a20c6617d738375b3b823"
+    )
+
+
+# --- gender ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("m", "m"),
+        ("M", "m"),
+        (" Male ", "m"),
+        ("MAN", "m"),
+        ("f", "f"),
+        ("Female", "f"),
+        ("woman", "f"),
+        ("x", None),
+        ("", None),
+        ("males", None),
+        ("mal e", None),
+    ],
+)
+def test_norm_gender(value: str, expected: str | None) -> None:
+    assert norm_gender(value) == expected
+
+
+# --- names, cities ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Mary Ann", "maryann"),
+        ("José", "josé"),
+        ("Jose\u0301", "josé"),  # decomposed input is composed (NFC)
+        ("O'Brien", "obrien"),
+        ("East Greenwich", "eastgreenwich"),
+        ("Jean-Luc 2nd", "jeanlucnd"),
+        ("ÉMILE", "émile"),
+        ("Zoë", "zoë"),
+        ("  ", None),
+        ("", None),
+        ("123 !?", None),
+    ],
+)
+def test_norm_name(value: str, expected: str | None) -> None:
+    assert norm_name(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("ham solo", ("ham", "solo")),
+        ("Mary Ann Smith", ("Mary", "Smith")),
+        ("  Cher  ", ("Cher", None)),
+        ("", (None, None)),
+        ("   ", (None, None)),
+    ],
+)
+def test_split_name(name: str, expected: tuple[str | None, str | None]) -> None:
+    assert split_name(name) == expected
+
+
+# --- state -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("RI", "us", "ri"),
+        ("ri", "us", "ri"),
+        ("Rhode Island", "us", "ri"),
+        ("  rhode island ", "us", "ri"),
+        ("California", "us", "ca"),
+        ("District of Columbia", "us", "dc"),
+        ("Ontario", "ca", "on"),
+        ("ON", "ca", "on"),
+        ("Bayern", "de", "by"),
+        ("California", "", "california"),  # no region: as a name
+        ("California", "ca", "california"),  # not a Canadian province
+        ("Nowhere Land", "us", "nowhereland"),
+        ("", "us", None),
+        ("--", "us", None),
+        ("RI", "zz", "ri"),  # unknown region: as a name
+        ("ſt", "de", "ſt"),  # not the code ST: only ASCII text is compared with codes
+    ],
+)
+def test_norm_state(value: str, region: str, expected: str | None) -> None:
+    assert norm_state(value, region) == expected
+
+
+# --- zip -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("02818", "us", "02818"),
+        ("02818-1234", "us", "02818"),
+        (" 028181234 ", "us", "02818"),
+        ("94 115", "us", "94115"),
+        ("SW1A 1AA", "gb", "sw1a1aa"),
+        ("M5V 2T6", "ca", "m5v2t6"),
+        ("75-001", "fr", "75001"),
+        ("SW1A 1AA", "", "sw1a1aa"),
+        ("", "us", None),
+        ("  ", "gb", None),
+        ("-", "us", None),
+    ],
+)
+def test_norm_zip(value: str, region: str, expected: str | None) -> None:
+    assert norm_zip(value, region) == expected
+
+
+# --- country ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("US", "us"),
+        ("us", "us"),
+        ("USA", "us"),
+        ("United States", "us"),
+        ("Canada", "ca"),
+        (" canada ", "ca"),
+        ("UK", "gb"),
+        ("uk", "gb"),
+        ("GBR", "gb"),
+        ("Germany", "de"),
+        ("Atlantis", None),
+        ("", None),
+        ("  ", None),
+    ],
+)
+def test_norm_country(value: str, expected: str | None) -> None:
+    assert norm_country(value) == expected
+
+
+def test_norm_country_every_alpha2_maps_to_itself() -> None:
+    for country in pycountry.countries:
+        code = str(country.alpha_2)
+        assert norm_country(code) == code.lower()
+        assert norm_country(str(country.alpha_3)) == code.lower()
+
+
+# --- birthday --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "dayfirst", "expected"),
+    [
+        ("1980-07-22", False, "19800722"),
+        ("19800722", False, "19800722"),
+        ("07/22/1980", False, "19800722"),
+        ("22/07/1980", True, "19800722"),
+        ("01/02/1980", False, "19800102"),
+        ("01/02/1980", True, "19800201"),
+        ("July 22, 1980", False, "19800722"),
+        ("1980-07-22T10:00:00Z", False, "19800722"),
+        ("July 1980", False, None),  # incomplete: not completed from today
+        ("22", False, None),
+        ("someday", False, None),
+        ("", False, None),
+        ("1980-02-30", False, None),
+    ],
+)
+def test_norm_birthday(value: str, dayfirst: bool, expected: str | None) -> None:
+    assert norm_birthday(value, dayfirst=dayfirst) == expected
+
+
+# --- currency --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("USD", "USD"),
+        (" cad ", "CAD"),
+        ("eur", "EUR"),
+        ("XYZ", None),
+        ("US", None),
+        ("", None),
+        ("usd1", None),
+        ("ｕｓｄ", None),  # fullwidth letters are not a code
+    ],
+)
+def test_norm_currency(value: str, expected: str | None) -> None:
+    assert norm_currency(value) == expected
+
+
+# --- amounts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (18, 18),
+        (18.99, 18.99),
+        (0, 0),
+        ("18", 18),
+        ("18.99", 18.99),
+        (" 18.99 ", 18.99),
+        ("$18.99", 18.99),
+        ("€5", 5),
+        ("£1,234.56", 1234.56),
+        ("¥1,000", 1000),
+        ("1,234,567", 1234567),
+        ("-5", -5),
+        ("$-5.5", -5.5),
+        ("-$5", -5),
+        (".5", 0.5),
+        ("1e3", 1000.0),
+        (-3, -3),
+    ],
+)
+def test_parse_amount_numbers(value: object, expected: float) -> None:
+    result = parse_amount(value)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        True,
+        False,
+        None,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        "nan",
+        "NaN",
+        "Infinity",
+        "inf",
+        "1e999",
+        "",
+        "  ",
+        "$",
+        "abc",
+        "12abc",
+        "1,23",
+        "1,2345",
+        "12,34.5",
+        "--5",
+        "-$-5",
+        "$$5",
+        "5$",
+        "1_000",
+        "١٢",  # Arabic-Indic digits
+        "9" * 5000,
+        [18],
+        {"v": 1},
+    ],
+)
+def test_parse_amount_rejects(value: object) -> None:
+    assert parse_amount(value) is None
+
+
+# --- golden examples (exact hex) -------------------------------------------------------
+
+
+GOLDEN_SINGLE_FIELD: list[tuple[str, str, Callable[[], str | None], str]] = [
+    # (case, key, normalized value, expected hash)
+    ("ex-1", "em", lambda: norm_email("hamsolo813@hamsolo813.com"), "b029c411eb2f6d8d"),
+    ("ex-1", "ph", lambda: norm_phone("4011234567", norm_country("USA") or ""), "89fe36dd70ef72f0"),
+    ("ex-1", "ge", lambda: norm_gender("m"), "62c66a7a5dd70c31"),
+    ("ex-1", "fn", lambda: norm_name(split_name("ham solo")[0] or ""), "0eccfe263668d171"),
+    ("ex-1", "ln", lambda: norm_name(split_name("ham solo")[1] or ""), "5364f2f2fc4f54e9"),
+    ("ex-1", "ct", lambda: norm_name("East Greenwich"), "d9d92774c31765be"),
+    ("ex-1", "st", lambda: norm_state("RI", "us"), "396a14ab206e2b44"),
+    ("ex-1", "zp", lambda: norm_zip("02818", "us"), "9e66a87a79765526"),
+    ("ex-1", "country", lambda: norm_country("USA"), "79adb2a2fce5c6ba"),
+    ("ex-2", "em", lambda: norm_email("Jane.Doe@Example.com "), "86e0b9e56c17cc4d"),
+    ("ex-2", "fn", lambda: norm_name("Jane"), "81f8f6dde88365f3"),
+    ("ex-2", "ln", lambda: norm_name("Doe"), "799ef92a11af918e"),
+    ("ex-2", "ct", lambda: norm_name("Toronto"), "141256c5c1405ee3"),
+    ("ex-2", "st", lambda: norm_state("Ontario", "ca"), "b8d31e852725afb1"),
+    ("ex-2", "zp", lambda: norm_zip("M5V 2T6", "ca"), "26e08cb6cad0115a"),
+    ("ex-2", "country", lambda: norm_country("Canada"), "6959097001d10501"),
+    ("ex-3", "ph", lambda: norm_phone("+44 20 7946 0958", "us"), "35e206e5dec4c89b"),
+    ("ex-4", "em", lambda: norm_email("lead@example.org"), "276421af07032e39"),
+]
+
+
+def _golden_user_data(shared_dir: Path) -> dict[str, dict[str, Any]]:
+    golden = json.loads((shared_dir / "examples" / "golden.json").read_text("utf-8"))
+    found: dict[str, dict[str, Any]] = {}
+    for case in golden["cases"]:
+        for expected in case.get("expected", []):
+            event = expected["event"]
+            found.setdefault(event["event_id"], event["user_data"])
+    return found
+
+
+@pytest.mark.parametrize(("case", "key", "compute", "prefix"), GOLDEN_SINGLE_FIELD)
+def test_golden_user_data_hashes(
+    shared_dir: Path, case: str, key: str, compute: Callable[[], str | None], prefix: str
+) -> None:
+    normalized = compute()
+    assert normalized is not None
+    expected = _golden_user_data(shared_dir)[case][key]
+    expected_hex = expected[0] if isinstance(expected, list) else expected
+    assert expected_hex.startswith(prefix)  # the golden file is what we think it is
+    assert sha256_hex(normalized) == expected_hex
+
+
+@pytest.mark.parametrize(
+    ("user_id", "expected"),
+    [
+        ("hamsolo813", "4a1204cf92c56154ae3c95a38a9a9ab38cd5dcbc9c9ce29a81c3e5efbc2e8b15"),
+        ("019mr8mf4r", "f42499add961d2b9a9d330c64d8f63cc3f18e7571f367c0c987d6acbb1a5f425"),
+    ],
+)
+def test_golden_external_id(user_id: str, expected: str) -> None:
+    assert hash_key(user_id, lambda v: v.strip() or None) == expected
+
+
+def test_golden_no_match_key_email_is_dropped() -> None:
+    assert hash_key("nope", norm_email) is None
+
+
+# --- properties ------------------------------------------------------------------------
+
+REGIONS = st.sampled_from(["", "us", "ca", "gb", "de", "fr", "jp", "in", "br", "zz"])
+# Text biased towards the characters these rules care about, plus arbitrary Unicode.
+RELEVANT = st.text(
+    alphabet=st.sampled_from(
+        [
+            *(string.ascii_letters + string.digits + " -+().@'_,./$€£¥\t\n"),
+            *("é", "É", "ß", "İ", "ſ", "\u0301", "ᄀ", "ᅡ", "Å", "Ⅻ", "٣", "ǅ"),
+        ]
+    ),
+    max_size=40,
+)
+TEXT = st.one_of(st.text(max_size=40), RELEVANT)
+
+ONE_ARG: list[Callable[[str], str | None]] = [
+    norm_email,
+    norm_gender,
+    norm_name,
+    norm_country,
+    norm_currency,
+    norm_birthday,
+    partial(norm_birthday, dayfirst=True),
+]
+WITH_REGION: list[Callable[[str, str], str | None]] = [norm_state, norm_zip]
+
+
+def _in_region(norm: Callable[[str, str], str | None], region: str) -> Callable[[str], str | None]:
+    return lambda value: norm(value, region)
+
+
+def _assert_idempotent(norm: Callable[[str], str | None], value: str) -> None:
+    once = norm(value)
+    if once is not None:
+        assert isinstance(once, str) and once
+        assert norm(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=TEXT)
+def test_one_arg_normalizers_idempotent_and_total(value: str) -> None:
+    for norm in ONE_ARG:
+        _assert_idempotent(norm, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=TEXT, region=REGIONS)
+def test_region_normalizers_idempotent_and_total(value: str, region: str) -> None:
+    for norm in WITH_REGION:
+        _assert_idempotent(_in_region(norm, region), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=TEXT, region=REGIONS)
+def test_norm_phone_total_and_digits(value: str, region: str) -> None:
+    result = norm_phone(value, region)
+    assert result is None or (result.isascii() and result.isdigit() and result[0] != "0")
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=TEXT)
+def test_norm_phone_idempotent_without_region(value: str) -> None:
+    # With a region, re-reading E.164 digits as a national number can add the region's
+    # country code again (+45 12345678 -> "4512345678" -> US "14512345678"), and a few
+    # countries (AT, DE, IR) have possible numbers under 7 digits; both follow the spec.
+    once = norm_phone(value, "")
+    if once is not None and len(once) >= 7:
+        assert norm_phone(once, "") == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=TEXT, region=REGIONS)
+def test_norm_phone_idempotent_for_us_numbers(value: str, region: str) -> None:
+    once = norm_phone(value, region)
+    if once is not None and once.startswith("1") and len(once) == 11:
+        assert norm_phone(once, "us") == once
+        assert norm_phone("+" + once, region) == once
+
+
+RAW = st.one_of(
+    TEXT,
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.text(alphabet="0123456789abcdefABCDEF", min_size=64, max_size=64).map(lambda s: f" {s} "),
+)
+ALL_NORMALIZERS: list[Callable[[str], str | None]] = [
+    *ONE_ARG,
+    lambda v: norm_phone(v, "us"),
+    lambda v: norm_state(v, "us"),
+    lambda v: norm_zip(v, "gb"),
+    lambda v: v,
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=RAW)
+def test_hash_key_output_is_sha256_hex_or_none(raw: object) -> None:
+    for norm in ALL_NORMALIZERS:
+        result = hash_key(raw, norm)
+        assert result is None or (len(result) == 64 and set(result) <= HEX_ALPHABET)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.one_of(RAW, st.decimals().map(str), st.floats().map(str)))
+def test_parse_amount_total(raw: object) -> None:
+    result = parse_amount(raw)
+    assert result is None or (type(result) in (int, float) and math.isfinite(result))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    whole=st.integers(min_value=0, max_value=10**12),
+    cents=st.integers(min_value=0, max_value=99),
+    symbol=st.sampled_from(["", "$", "€", "£", "¥"]),
+)
+def test_parse_amount_formatted_roundtrip(whole: int, cents: int, symbol: str) -> None:
+    assert parse_amount(f" {symbol}{whole:,} ") == whole
+    assert parse_amount(f"{symbol}{whole:,}.{cents:02d}") == float(f"{whole}.{cents:02d}")
