@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fbocli.readers import Record
 
 from fbocli.commands import parse_now
 from fbocli.config import parse_settings
 from fbocli.mapping import MapContext, map_record
 from fbocli.payload import capi_event
+from fbocli.readers import Record
 
 
 def _golden(shared_dir: Path) -> dict[str, Any]:
