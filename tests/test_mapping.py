@@ -1,0 +1,381 @@
+"""Unit tests of mapping.md's rules: one per reject reason, skip, and field rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fbocli.config import parse_settings
+from fbocli.mapping import MapContext, Outcome, map_record
+from fbocli.normalize import sha256_hex
+from fbocli.payload import capi_event
+from fbocli.readers import Record
+
+NOW = 1795132800  # 2026-11-20T00:00:00Z
+CONFIG: dict[str, Any] = {
+    "events": {
+        "Order Completed": ["111", "222"],
+        "Product Added": "111",
+        "Product List Viewed": "111",
+        "Store Visit": "111",
+    },
+    "lead_events": {"Order Completed": "111", "Lead Captured": "111"},
+    "registration_events": {"Signed Up": "333"},
+}
+
+
+def ctx(**mapping: Any) -> MapContext:
+    config = {**CONFIG, "mapping": mapping} if mapping else CONFIG
+    return MapContext.create(parse_settings(config, env={}), NOW)
+
+
+def track(**fields: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "type": "track",
+        "event": "Store Visit",
+        "userId": "u1",
+        "timestamp": "2026-11-19T00:00:00Z",
+        "messageId": "m1",
+    }
+    message.update(fields)
+    return message
+
+
+def run(message: object, context: MapContext | None = None, **record: Any) -> Outcome:
+    return map_record(Record("in.jsonl", 7, message, **record), context or ctx())
+
+
+def event(message: object, context: MapContext | None = None) -> dict[str, Any]:
+    outcome = run(message, context)
+    assert outcome.status == "accepted", (outcome.reason, outcome.detail)
+    return capi_event(outcome.conversions[0])
+
+
+def rejected(message: object, context: MapContext | None = None) -> str:
+    outcome = run(message, context)
+    assert outcome.status == "rejected"
+    assert outcome.detail
+    return outcome.reason
+
+
+# --- reject reasons -------------------------------------------------------------------
+
+
+def test_reader_errors_pass_through() -> None:
+    outcome = run(None, error="invalid_json", detail="Expecting value")
+    assert (outcome.status, outcome.reason, outcome.detail) == (
+        "rejected",
+        "invalid_json",
+        "Expecting value",
+    )
+
+
+@pytest.mark.parametrize("value", [[], 3, "x", None, True])
+def test_not_an_object(value: object) -> None:
+    assert rejected(value) == "not_an_object"
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", 42, ["x"]])
+def test_missing_event(value: object) -> None:
+    assert rejected(track(event=value)) == "missing_event"
+    no_event = track()
+    del no_event["event"]
+    assert run(no_event).reason == "missing_event"  # type track, no event
+
+
+def test_missing_and_invalid_timestamp() -> None:
+    message = track()
+    del message["timestamp"]
+    assert rejected(message) == "missing_timestamp"
+    assert rejected(track(timestamp=None, originalTimestamp="")) == "missing_timestamp"
+    assert (
+        event(track(timestamp=None, originalTimestamp="2026-11-18T00:00:00Z"))["event_time"]
+        == NOW - 2 * 86400
+    )
+    for bad in ["not a date", {"$date": 1}, True, [1], "2026-13-45"]:
+        assert rejected(track(timestamp=bad)) == "invalid_timestamp", bad
+
+
+def test_window_edges() -> None:
+    oldest = NOW - 62 * 86400
+    assert event(track(timestamp=oldest))["event_time"] == oldest
+    assert rejected(track(timestamp=oldest - 1)) == "too_old"
+    assert event(track(timestamp=NOW + 60))["event_time"] == NOW + 60
+    assert rejected(track(timestamp=NOW + 61)) == "in_future"
+    narrow = MapContext.create(
+        parse_settings({**CONFIG, "upload": {"window_days": 7}}, env={}), NOW
+    )
+    assert rejected(track(timestamp=NOW - 8 * 86400), narrow) == "too_old"
+
+
+def test_timestamp_forms() -> None:
+    assert event(track(timestamp="2026-11-19T10:00:00Z"))["event_time"] == NOW - 14 * 3600
+    assert event(track(timestamp="2026-11-19T05:00:00-05:00"))["event_time"] == NOW - 14 * 3600
+    assert event(track(timestamp=(NOW - 100) * 1000))["event_time"] == NOW - 100
+    assert event(track(timestamp=str(NOW - 100)))["event_time"] == NOW - 100
+    assert event(track(timestamp=NOW - 100.9))["event_time"] == NOW - 101
+    paris = ctx(timezone="Europe/Paris")
+    assert event(track(timestamp="2026-11-19T10:00:00"), paris)["event_time"] == NOW - 15 * 3600
+
+
+def test_no_match_keys() -> None:
+    message = track(context={"traits": {"email": "nope", "phone": "12", "gender": "x"}})
+    del message["userId"]
+    assert rejected(message) == "no_match_keys"
+
+
+@pytest.mark.parametrize("bad", [-1, "-5", "abc", True, float("nan"), float("inf"), "NaN", [], {}])
+def test_invalid_value(bad: object) -> None:
+    assert rejected(track(event="Order Completed", properties={"revenue": bad})) == "invalid_value"
+
+
+def test_purchase_value_sources_and_missing() -> None:
+    def value(props: dict[str, Any]) -> Any:
+        return event(track(event="Order Completed", properties=props))["custom_data"]["value"]
+
+    assert value({"revenue": 5, "total": 6, "value": 7}) == 5
+    assert value({"total": "$1,234.56", "value": 7}) == 1234.56
+    assert value({"revenue": None, "value": " €7 "}) == 7
+    assert rejected(track(event="Order Completed", properties={"price": 3})) == (
+        "purchase_without_value"
+    )
+    assert rejected(track(event="Order Completed")) == "purchase_without_value"
+
+
+def test_value_field_for_other_events() -> None:
+    props = {"value": 4, "price": 9}
+    assert event(track(properties=props))["custom_data"]["value"] == 4
+    by_price = event(track(properties=props), ctx(value_field="price"))["custom_data"]
+    assert by_price["value"] == 9
+    assert "price" not in by_price and "value" not in {k for k in by_price if k != "value"}
+    assert "value" not in event(track(properties={"price": 9}))["custom_data"]
+
+
+def test_currency() -> None:
+    assert event(track(properties={"currency": " cad "}))["custom_data"]["currency"] == "CAD"
+    assert event(track())["custom_data"]["currency"] == "USD"
+    assert event(track(), ctx(default_currency="eur"))["custom_data"]["currency"] == "EUR"
+    for bad in ["XYZ", "dollars", 5, ["USD"]]:
+        assert rejected(track(properties={"currency": bad})) == "invalid_currency", bad
+
+
+def test_limited_data_use() -> None:
+    on = ctx(limited_data_use=True)
+    ldu = "Facebook Offline Conversions"
+
+    def dpo(options: object) -> dict[str, Any]:
+        return event(track(integrations={ldu: {"dataProcessingOptions": options}}), on)
+
+    assert event(track(), on)["data_processing_options"] == []
+    got = dpo([[], 1, 1000])
+    assert (
+        got["data_processing_options"],
+        got["data_processing_options_country"],
+        got["data_processing_options_state"],
+    ) == ([], 1, 1000)
+    assert "data_processing_options_country" not in dpo([["LDU"]])
+    assert dpo([["LDU"], 0])["data_processing_options_country"] == 0
+    for bad in ["LDU", [], [["LDU"], "1"], [["LDU"], 1, 2, 3], [[1]], [["LDU"], True]]:
+        message = track(integrations={ldu: {"dataProcessingOptions": bad}})
+        assert rejected(message, on) == "invalid_data_processing_options", bad
+    off = event(track(integrations={ldu: {"dataProcessingOptions": "garbage"}}))
+    assert not any(k.startswith("data_processing") for k in off)
+
+
+# --- skips and routing ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["identify", "page", "screen", "group", "alias", 5])
+def test_unsupported_types_are_skipped(kind: object) -> None:
+    outcome = run(track(type=kind))
+    assert (outcome.status, outcome.reason) == ("skipped", "unsupported_type")
+
+
+def test_track_without_type_and_without_either() -> None:
+    untyped = track()
+    del untyped["type"]
+    assert run(untyped).status == "accepted"
+    assert run({"userId": "u"}).reason == "unsupported_type"
+
+
+def test_unmapped_event_is_skipped_and_case_sensitive() -> None:
+    assert run(track(event="store visit")).reason == "unmapped_event"
+
+
+def test_fan_out_one_event_per_dataset_and_name() -> None:
+    outcome = run(track(event="Order Completed", properties={"revenue": 1}))
+    routes = [(c.dataset_id, c.event_name) for c in outcome.conversions]
+    assert routes == [("111", "Purchase"), ("222", "Purchase"), ("111", "Lead")]
+    assert len({c.event_id for c in outcome.conversions}) == 1
+    assert run(track(event="Signed Up")).conversions[0].event_name == "CompleteRegistration"
+    assert run(track()).conversions[0].event_name == "Store Visit"
+
+
+# --- match keys -------------------------------------------------------------------------
+
+
+def test_user_data_sources() -> None:
+    message = track(
+        userId=12345,
+        properties={"email": "P@Example.com", "phone": "(401) 123-4567", "coupon": "X"},
+        context={
+            "traits": {
+                "name": "Mary Ann Smith",
+                "gender": "Female",
+                "birthday": "1980-07-22",
+                "address": {
+                    "city": "East Greenwich",
+                    "state": "Rhode Island",
+                    "postalCode": "02818-1234",
+                    "country": "USA",
+                },
+            },
+            "Facebook Offline Conversions": {"leadId": "l:123456"},
+        },
+    )
+    got = event(message)
+    user = got["user_data"]
+    assert user["em"] == [sha256_hex("p@example.com")]
+    assert user["ph"] == [sha256_hex("14011234567")]
+    assert user["fn"] == sha256_hex("mary") and user["ln"] == sha256_hex("smith")
+    assert user["ge"] == sha256_hex("f")
+    assert user["db"] == sha256_hex("19800722")
+    assert user["ct"] == sha256_hex("eastgreenwich")
+    assert user["st"] == sha256_hex("ri") and user["zp"] == sha256_hex("02818")
+    assert user["country"] == sha256_hex("us")
+    assert user["external_id"] == [sha256_hex("12345")]
+    assert user["lead_id"] == 123456
+    # properties.email/phone feed user_data and are never copied to custom_data
+    assert got["custom_data"] == {"currency": "USD", "coupon": "X"}
+
+
+def test_lists_prehashed_and_dedup() -> None:
+    hashed = "A" * 64
+    user = event(
+        track(
+            context={
+                "traits": {
+                    "email": ["a@x.io", " A@X.IO ", "bad", hashed],
+                    "phone": [4011234567, "+1 401 123 4567"],
+                }
+            }
+        )
+    )["user_data"]
+    assert user["em"] == [sha256_hex("a@x.io"), "a" * 64]
+    assert user["ph"] == [sha256_hex("14011234567")]
+
+
+def test_region_from_country_for_phone() -> None:
+    user = event(
+        track(
+            context={"traits": {"phone": "020 7946 0958", "address": {"country": "United Kingdom"}}}
+        )
+    )
+    assert user["user_data"]["ph"] == [sha256_hex("442079460958")]
+    assert user["user_data"]["country"] == sha256_hex("gb")
+
+
+def test_external_id_options() -> None:
+    plain = ctx(hash_external_id=False)
+    assert event(track(userId=" abc "), plain)["user_data"]["external_id"] == ["abc"]
+    assert event(track(userId="F" * 64))["user_data"]["external_id"] == ["f" * 64]
+    message = track(userId=True, context={"traits": {"email": "a@b.co"}})
+    assert "external_id" not in event(message)["user_data"]
+
+
+def test_lead_id_rules() -> None:
+    def lead(value: object) -> Any:
+        message = track(context={"Facebook Offline Conversions": {"leadId": value}})
+        return event(message)["user_data"].get("lead_id")
+
+    assert lead("1234567890123") == 1234567890123
+    assert lead("L:42") == 42
+    assert lead(42) == 42
+    assert lead("12a") is None and lead(True) is None
+
+
+# --- custom_data ------------------------------------------------------------------------
+
+
+def test_contents_from_products_and_single_product() -> None:
+    got = event(
+        track(
+            event="Product Added",
+            properties={
+                "products": [
+                    {"product_id": "p1", "quantity": "2", "price": "9.50"},
+                    {"id": 7, "price": 3},
+                    {"name": "no id"},
+                    "junk",
+                ],
+            },
+        )
+    )["custom_data"]
+    assert got["content_type"] == "product"
+    assert got["content_ids"] == ["p1", "7"]
+    assert got["contents"] == [
+        {"id": "p1", "quantity": 2, "item_price": 9.5},
+        {"id": "7", "quantity": 1, "item_price": 3},
+    ]
+    single = event(track(properties={"product_id": 99, "quantity": 3, "price": 2}))
+    assert single["custom_data"]["contents"] == [{"id": "99", "quantity": 3, "item_price": 2}]
+    assert single["custom_data"]["quantity"] == 3  # not consumed: copied as given
+
+
+def test_product_list_viewed_uses_the_category() -> None:
+    got = event(
+        track(
+            event="Product List Viewed", properties={"category": "Deals", "products": [{"id": "x"}]}
+        )
+    )
+    assert got["custom_data"]["content_type"] == "product_group"
+    assert got["custom_data"]["content_ids"] == ["Deals"]
+    assert "category" not in got["custom_data"]
+    without = event(track(event="Product List Viewed", properties={"products": [{"id": "x"}]}))
+    assert without["custom_data"]["content_ids"] == ["x"]
+
+
+def test_pii_guard_and_non_finite_values() -> None:
+    got = event(
+        track(
+            properties={
+                "order_id": 5012,
+                "Email_Address": "x@y.z",
+                "billing": {"phone": "1", "zip": "9"},
+                "mobile": "1",
+                "ratio": float("nan"),
+                "list": [1, float("inf")],
+                "value": 3,
+                "contents": "mine",
+                "note": "keep",
+            }
+        )
+    )["custom_data"]
+    assert got == {
+        "value": 3,
+        "currency": "USD",
+        "order_id": "5012",
+        "billing": {"zip": "9"},
+        "list": [1],
+        "note": "keep",
+    }
+
+
+def test_event_id_is_message_id_or_a_stable_hash() -> None:
+    assert event(track())["event_id"] == "m1"
+    anonymous = track()
+    del anonymous["messageId"]
+    first, again = event(anonymous)["event_id"], event(dict(reversed(anonymous.items())))
+    assert first == again["event_id"] and len(first) == 32
+    assert event({**anonymous, "userId": "u2"})["event_id"] != first
+
+
+def test_wrong_container_types_count_as_absent() -> None:
+    message = track(properties=[1], context="x", integrations=5)
+    got = event(message, ctx(limited_data_use=True))
+    assert got["custom_data"] == {"currency": "USD"}
+    assert got["data_processing_options"] == []
+    assert event(track(context={"traits": {"address": "Main St", "email": "a@b.co"}}))["user_data"][
+        "em"
+    ]
