@@ -113,7 +113,7 @@ def _now(options: RunOptions) -> int:
 def _warn_legacy(settings: Settings) -> None:
     """Shown even with --quiet: it predicts a failed run, which cron mail should say."""
     if (warning := legacy_warning(settings)) is not None:
-        sys.stderr.write(f"fbocli: warning: {warning}\n")
+        sys.stderr.write(f"fbocli: {warning}\n")
 
 
 def validate(

@@ -1,0 +1,110 @@
+"""Disk trouble is found before anything is sent: exit 2, a clear message, Meta untouched.
+
+Tests run as root, so a chmod would not stop the product; an unusable place is made the
+portable way instead: a path below a regular file, a directory where a file must be, or a
+journal file that is not SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fakegraph import FakeGraph
+from tests.reliability.conftest import NOW, cli_env, run_cli, write_config, write_events
+
+Arrange = Callable[[Path], tuple[list[str], dict[str, str], str]]
+
+
+def _state_below_a_file(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "plain").write_text("not a directory")
+    return [], {"FBOCLI_STATE_DIR": str(tmp / "plain" / "state")}, "cannot use state directory"
+
+
+def _state_is_a_file(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "plain").write_text("not a directory")
+    return ["--state-dir", str(tmp / "plain")], {}, "cannot use state directory"
+
+
+def _journal_not_sqlite(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "state").mkdir(mode=0o700)
+    (tmp / "state" / "journal.sqlite3").write_bytes(b"this is not a database\n" * 300)
+    return [], {}, "journal"
+
+
+def _journal_is_a_directory(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "state" / "journal.sqlite3").mkdir(parents=True)
+    return [], {}, "journal"
+
+
+def _lock_is_a_directory(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "state" / "upload.lock").mkdir(parents=True)
+    return [], {}, "lock"
+
+
+def _rejects_below_a_file(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "plain").write_text("not a directory")
+    return ["--rejects", str(tmp / "plain" / "rejects.jsonl")], {}, "rejects file"
+
+
+def _rejects_is_a_directory(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    (tmp / "rejects.jsonl").mkdir()
+    return ["--rejects", str(tmp / "rejects.jsonl")], {}, "rejects file"
+
+
+def _missing_second_input(tmp: Path) -> tuple[list[str], dict[str, str], str]:
+    return [str(tmp / "missing.jsonl")], {}, "missing.jsonl"
+
+
+CASES: dict[str, Arrange] = {
+    "state-dir-below-a-file": _state_below_a_file,
+    "state-dir-is-a-file": _state_is_a_file,
+    "journal-not-sqlite": _journal_not_sqlite,
+    "journal-is-a-directory": _journal_is_a_directory,
+    "lock-is-a-directory": _lock_is_a_directory,
+    "rejects-below-a-file": _rejects_below_a_file,
+    "rejects-is-a-directory": _rejects_is_a_directory,
+    "missing-second-input": _missing_second_input,
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_upload_stops_before_sending(name: str, fake: FakeGraph, tmp_path: Path) -> None:
+    write_events(tmp_path / "in.jsonl", 30)
+    config = write_config(tmp_path / "fbocli.toml")
+    extra_args, extra_env, words = CASES[name](tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    args = ["upload", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW, *extra_args]
+    result = run_cli(args, cli_env(fake, tmp_path, **extra_env))
+    assert result.code == 2, result.stderr
+    assert result.stdout == ""
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("fbocli: error: ") and words in first, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake.requests == []  # not one request: nothing was sent
+    for path, content in before.items():  # and nothing the user had was changed
+        assert path.read_bytes() == content, path
+
+
+@pytest.mark.parametrize("name", ["rejects-below-a-file", "state-dir-below-a-file"])
+def test_validate_reports_the_same_trouble(name: str, fake: FakeGraph, tmp_path: Path) -> None:
+    write_events(tmp_path / "in.jsonl", 3)
+    config = write_config(tmp_path / "fbocli.toml")
+    extra_args, extra_env, words = CASES[name](tmp_path)
+    args = ["validate", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW, *extra_args]
+    result = run_cli(args, cli_env(fake, tmp_path, **extra_env))
+    assert result.code == 2 and words in result.stderr, result.stderr
+
+
+def test_dry_run_output_below_a_file(fake: FakeGraph, tmp_path: Path) -> None:
+    write_events(tmp_path / "in.jsonl", 3)
+    config = write_config(tmp_path / "fbocli.toml")
+    (tmp_path / "plain").write_text("x")
+    output = tmp_path / "plain" / "requests.jsonl"
+    args = ["upload", "--dry-run", "--output", str(output), str(tmp_path / "in.jsonl")]
+    result = run_cli([*args, "-c", str(config), "--now", NOW], cli_env(fake, tmp_path))
+    assert result.code == 2, result.stderr
+    assert "cannot write --output" in result.stderr
+    assert (tmp_path / "plain").read_text() == "x"
