@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from fbocli.pipeline import Format, run
 from fbocli.progress import ProgressDisplay
 from fbocli.rejects import RejectsWriter, default_rejects_path
 from fbocli.report import RunStats, render, upload_sections, validate_sections
+from fbocli.secret import Secret
 from fbocli.settings import Settings
 from fbocli.sinks import Abandoned, CountingSink, DryRunSink, Sink, UploadSink, journal_filter
 
@@ -140,13 +142,14 @@ def validate(
 def upload(
     settings: Settings, options: RunOptions, *, stdout: IO[str], stdin: BinaryIO | None = None
 ) -> ExitStatus:
-    """`fbocli upload` (and `--dry-run`): the pipeline with a request-writing or sending sink."""
+    """`fbocli upload` (and `--dry-run`): one pipeline; only the sink differs."""
     settings = apply_overrides(settings, options)
     _warn_legacy(settings)
     stats = RunStats(
         dry_run=options.dry_run, offline=settings.destination.api == "offline", now=_now(options)
     )
-    rejects = _rejects_writer(options)
+    token = None if options.dry_run else _token()
+    state = resolve_state_dir(options.state_dir)
     build = event_builder(settings)
     extra = body_extra(settings)
     display = ProgressDisplay(
@@ -154,11 +157,22 @@ def upload(
         total_bytes=_total_bytes(options.inputs),
         dry_run=options.dry_run,
     )
-    state = resolve_state_dir(options.state_dir)
-    if options.dry_run:
-        sink: Sink = DryRunSink(stats, settings, build, extra, options.output, stdout)
-        with Journal(state / JOURNAL_FILE) as journal, display:
-            keep = None if options.force else journal_filter(journal, stats)
+    with ExitStack() as stack:
+        if token is not None:  # one upload per state directory; a dry run sends nothing
+            stack.enter_context(StateLock(state))
+        rejects = _rejects_writer(options)
+        stack.callback(rejects.close)
+        journal = stack.enter_context(Journal(state / JOURNAL_FILE))
+        sink: Sink
+        if token is None:
+            sink = DryRunSink(stats, settings, build, extra, options.output, stdout)
+        else:
+            journal.prune(time.time() - PRUNE_DAYS * 86400)
+            stop = threading.Event()
+            client = stack.enter_context(_client(settings, token, stop, display))
+            sink = UploadSink(stats, settings, client, journal, build, extra, rejects, stop)
+        stack.enter_context(display)
+        try:
             run(
                 settings,
                 options.inputs,
@@ -167,64 +181,52 @@ def upload(
                 sink=sink,
                 rejects=rejects,
                 batch_size=settings.upload.batch_size,
-                keep=keep,
+                keep=None if options.force else journal_filter(journal, stats),
                 progress=display.update,
                 stdin=stdin,
             )
-    else:
-        resolved = resolve_token()
-        if resolved is None:
-            rejects.close()
-            raise AuthError(
-                "no access token",
-                hint="run `fbocli auth` to set one up, or set "
-                "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
-            )
-        stop = threading.Event()
-
-        def wait(seconds: float) -> None:
-            if stop.wait(seconds):
-                raise Abandoned()
-
-        with StateLock(state), Journal(state / JOURNAL_FILE) as journal, display:
-            journal.prune(time.time() - (PRUNE_DAYS * 86400))
-            client = GraphClient(
-                graph_url=settings.destination.graph_url,
-                api_version=settings.destination.api_version,
-                token=resolved.secret,
-                timeout=settings.upload.timeout_seconds,
-                policy=RetryPolicy.from_env(settings.upload.max_retries),
-                pool_size=settings.upload.workers,
-                sleep=wait,
-                on_retry=display.retry,
-            )
-            with client:
-                sink = UploadSink(stats, settings, client, journal, build, extra, rejects, stop)
-                keep = None if options.force else journal_filter(journal, stats)
-                try:
-                    run(
-                        settings,
-                        options.inputs,
-                        fmt=options.fmt,
-                        stats=stats,
-                        sink=sink,
-                        rejects=rejects,
-                        batch_size=settings.upload.batch_size,
-                        keep=keep,
-                        progress=display.update,
-                        stdin=stdin,
-                    )
-                except FbocliError as error:
-                    # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and
-                    # what was not still matters to the user and to a cron job's --json.
-                    if isinstance(error, Interrupted) or error is sink.fatal:
-                        display.__exit__(None, None, None)
-                        _print(stats, options, stdout, upload_sections(stats))
-                    raise
+        except FbocliError as error:
+            # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and what
+            # was not still matters to the user and to a cron job's --json.
+            if isinstance(error, Interrupted) or error is getattr(sink, "fatal", None):
+                display.__exit__(None, None, None)
+                _print(stats, options, stdout, upload_sections(stats))
+            raise
     _print(stats, options, stdout, upload_sections(stats))
     if stats.failed or stats.api_rejected or (options.strict and stats.rejected):
         return ExitStatus.FAILURE
     return ExitStatus.OK
+
+
+def _token() -> Secret:
+    resolved = resolve_token()
+    if resolved is None:
+        raise AuthError(
+            "no access token",
+            hint="run `fbocli auth` to set one up, or set "
+            "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
+        )
+    return resolved.secret
+
+
+def _client(
+    settings: Settings, token: Secret, stop: threading.Event, display: ProgressDisplay
+) -> GraphClient:
+    def wait(seconds: float) -> None:
+        """Backoff waits end at once when the run stops (Ctrl-C or a fatal error)."""
+        if stop.wait(seconds):
+            raise Abandoned()
+
+    return GraphClient(
+        graph_url=settings.destination.graph_url,
+        api_version=settings.destination.api_version,
+        token=token,
+        timeout=settings.upload.timeout_seconds,
+        policy=RetryPolicy.from_env(settings.upload.max_retries),
+        pool_size=settings.upload.workers,
+        sleep=wait,
+        on_retry=display.retry,
+    )
 
 
 def _print(
