@@ -265,6 +265,7 @@ def render(sections: list[Section], out: IO[str], *, rich_output: bool) -> None:
     if rich_output:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(file=out)
         for title, headers, rows in sections:
@@ -282,7 +283,7 @@ def render(sections: list[Section], out: IO[str], *, rich_output: bool) -> None:
                     else "left",
                 )
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(Text(cell) for cell in row))  # data, not markup
             console.print(table)
         return
     for title, headers, rows in sections:

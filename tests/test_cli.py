@@ -318,3 +318,18 @@ def test_init_writes_starter_and_refuses_overwrite(tmp_path: Path) -> None:
         ["validate", str(good), "-c", str(target), "--json", "--state-dir", str(tmp_path / "s")],
     )
     assert result.exit_code == 0
+
+
+def test_rich_report_shows_brackets_literally() -> None:
+    """Details such as "[options], [options, country]" are data, never rich markup."""
+    import io
+
+    from fbocli.report import render
+
+    out = io.StringIO()
+    render(
+        [("T", ["reason", "detail"], [["x", "is not [options], [options, country]"]])],
+        out,
+        rich_output=True,
+    )
+    assert "[options], [options, country]" in out.getvalue()
