@@ -26,6 +26,8 @@ from fbocli import __version__
 from fbocli.errors import ApiVersionError, AuthError, FbocliError, UsageError
 from fbocli.secret import Secret, redact
 
+WireEvent = dict[str, Any] | str  # an event, or its pre-serialized JSON text (parallel)
+
 Api = Literal["conversions", "offline"]
 ErrorKind = Literal[
     "auth", "permission", "version", "missing_dataset", "rate_limit", "transient", "invalid"
@@ -347,7 +349,7 @@ class GraphClient:
     def send_events(
         self,
         dataset_id: str,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[WireEvent],
         *,
         extra: Mapping[str, Any],
         api: Api = "conversions",
@@ -357,6 +359,8 @@ class GraphClient:
 
         Raises AuthError (190, permissions) and ApiVersionError (2635), which stop a run;
         everything else is reported per event in the returned :class:`BatchResult`.
+        An event is a dict, or its JSON text already serialized by a mapping worker
+        (``ensure_ascii=False``, compact separators): the body is the same bytes either way.
         Pass ``result`` to keep what was already settled when an exception (a fatal error,
         or the caller's ``sleep`` abandoning a stopped run) ends a bisection half-way.
         """
@@ -388,7 +392,7 @@ class GraphClient:
     def _send_slice(
         self,
         dataset_id: str,
-        events: Sequence[dict[str, Any]],
+        events: Sequence[WireEvent],
         indices: range,
         extra: Mapping[str, Any],
         api: Api,
@@ -399,11 +403,7 @@ class GraphClient:
         if missing is not None:
             result.failed.extend((i, missing) for i in indices)
             return
-        body = json.dumps(
-            {**extra, "data": [events[i] for i in indices]},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
+        body = _events_body(extra, [events[i] for i in indices]).encode()
         out = self._request(
             "POST",
             f"{dataset_id}/events",
@@ -586,3 +586,22 @@ class GraphClient:
                 wait = policy.backoff(attempt, self._random(), rate_limited=use_rate_base)
             self._wait(wait, reason)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _events_body(extra: Mapping[str, Any], events: Sequence[WireEvent]) -> str:
+    """``{**extra, "data": events}`` as compact JSON; pre-serialized events are spliced in.
+
+    Compact JSON is compositional, so joining each event's text gives exactly what one
+    ``json.dumps`` of the whole body gives; the main process then never re-encodes events.
+    """
+    if not any(isinstance(e, str) for e in events):
+        return json.dumps(
+            {**extra, "data": list(events)}, separators=(",", ":"), ensure_ascii=False
+        )
+    parts = [e if isinstance(e, str) else _compact(e) for e in events]
+    head = _compact(dict(extra))[:-1] + "," if extra else "{"
+    return head + '"data":[' + ",".join(parts) + "]}"
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

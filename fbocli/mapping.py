@@ -41,6 +41,19 @@ STANDARD_CUSTOM = frozenset(
 # Property keys that hold contact details: never copied into custom_data, at any depth.
 _PII_KEY = re.compile(r"e[-_ ]?mail|phone|mobile|^tel$|telephone", re.IGNORECASE)
 
+_PII_KEYS: dict[str, bool] = {}
+
+
+def _pii_key(key: str) -> bool:
+    """``_PII_KEY.search(key)``, memoized: property names repeat across events."""
+    found = _PII_KEYS.get(key)
+    if found is None:
+        found = _PII_KEY.search(key) is not None
+        if len(_PII_KEYS) < 100_000:
+            _PII_KEYS[key] = found
+    return found
+
+
 Status = Literal["accepted", "rejected", "skipped"]
 
 
@@ -57,6 +70,9 @@ class Conversion:
     ldu: tuple[list[str], int | None, int | None] | None
     source: str
     line: int
+    # The event's wire JSON text, when a mapping worker already serialized it
+    # (fbocli.parallel); the sinks then only concatenate. Not part of the event's identity.
+    wire: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -273,6 +289,38 @@ def _one(raw: object, normalize: Callable[[str], str | None]) -> str | None:
     return hash_key(raw, normalize) if isinstance(raw, str) else None
 
 
+# Hashed low-cardinality keys (gender, names, city, state, zip, country) per
+# (field, region, raw text): the same few thousand values repeat across millions of
+# events, so each is normalized and hashed once. Bounded: cleared when full.
+_HASHED: dict[tuple[str, str, str], str | None] = {}
+_HASHED_LIMIT = 200_000
+_NORMALIZERS: dict[str, Callable[[str, str], str | None]] = {
+    "ge": lambda v, _region: norm_gender(v),
+    "name": lambda v, _region: norm_name(v),
+    "st": norm_state,
+    "zp": norm_zip,
+}
+
+
+def _one_cached(what: str, raw: object, region: str) -> str | None:
+    """:func:`_one` with ``_NORMALIZERS[what]``, memoized: same answer, computed once."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        return None
+    key = (what, region, raw)
+    try:
+        return _HASHED[key]
+    except KeyError:
+        pass
+    normalize = _NORMALIZERS[what]
+    hashed = hash_key(raw, lambda v: normalize(v, region))
+    if len(_HASHED) >= _HASHED_LIMIT:
+        _HASHED.clear()
+    _HASHED[key] = hashed
+    return hashed
+
+
 def user_data(
     msg: dict[str, Any],
     context: dict[str, Any],
@@ -296,7 +344,7 @@ def user_data(
     phone = traits.get("phone") if _present(traits.get("phone")) else properties.get("phone")
     if ph := _hash_all(phone, lambda v: norm_phone(v, region), numbers=True):
         user["ph"] = ph
-    if ge := _one(traits.get("gender"), norm_gender):
+    if ge := _one_cached("ge", traits.get("gender"), ""):
         user["ge"] = ge
 
     first, last = traits.get("firstName"), traits.get("lastName")
@@ -305,15 +353,15 @@ def user_data(
         name_first, name_last = split_name(name)
         first = first if _present(first) else name_first
         last = last if _present(last) else name_last
-    if fn := _one(first, norm_name):
+    if fn := _one_cached("name", first, ""):
         user["fn"] = fn
-    if ln := _one(last, norm_name):
+    if ln := _one_cached("name", last, ""):
         user["ln"] = ln
-    if ct := _one(address.get("city"), norm_name):
+    if ct := _one_cached("name", address.get("city"), ""):
         user["ct"] = ct
-    if st := _one(address.get("state"), lambda v: norm_state(v, region)):
+    if st := _one_cached("st", address.get("state"), region):
         user["st"] = st
-    if zp := _one(address.get("postalCode"), lambda v: norm_zip(v, region)):
+    if zp := _one_cached("zp", address.get("postalCode"), region):
         user["zp"] = zp
     if isinstance(country_raw, str):
         if is_sha256_hex(country_raw.strip()):
@@ -392,7 +440,7 @@ def custom_data(
         custom["order_id"] = _text(order_id)
 
     for key, item in properties.items():
-        if key in consumed or key in STANDARD_CUSTOM or _PII_KEY.search(key):
+        if key in consumed or key in STANDARD_CUSTOM or _pii_key(key):
             continue
         cleaned = _clean(item)
         if cleaned is not _DROP:
@@ -458,7 +506,7 @@ def _clean(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if isinstance(key, str) and _PII_KEY.search(key):
+            if isinstance(key, str) and _pii_key(key):
                 continue
             cleaned = _clean(item, depth + 1)
             if cleaned is not _DROP:

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, ParamSpec, TypeVar, cast
 
 import phonenumbers
@@ -42,16 +43,11 @@ __all__ = [
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ASCII_DIGITS = frozenset("0123456789")
-_GENDERS: Mapping[str, str] = {
-    "m": "m",
-    "male": "m",
-    "man": "m",
-    "f": "f",
-    "female": "f",
-    "woman": "f",
-}
+_GENDERS: Mapping[str, str] = MappingProxyType(
+    {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+)
 _NANP_SEPARATORS = re.compile(r"[ ().-]+")
-_COUNTRY_ALIASES: Mapping[str, str] = {"uk": "gb"}
+_COUNTRY_ALIASES: Mapping[str, str] = MappingProxyType({"uk": "gb"})
 # Optional sign, optional currency symbol, digits with optional 1,234-style groups,
 # optional fraction and exponent; ASCII digits only (no Unicode digits, no "1_000").
 _AMOUNT = re.compile(
@@ -105,7 +101,7 @@ def hash_key(raw: object, normalize: Callable[[str], str | None]) -> str | None:
     """
     if isinstance(raw, str):
         stripped = raw.strip()
-        if is_sha256_hex(stripped):
+        if len(stripped) == 64 and is_sha256_hex(stripped):  # length first: no regex call
             return stripped.lower()
         text = raw
     elif isinstance(raw, bool):
@@ -159,9 +155,12 @@ def _nanp_regions() -> frozenset[str]:
 
 
 def _nanp_fast_path(value: str, region: str) -> str | None:
-    """``1NXXNXXXXXX`` for ``NXX NXX XXXX`` (optionally ``1``/``+1``-prefixed, with common
-    separators) in a country-code-1 region, where phonenumbers always finds a possible
-    number; None means "ask phonenumbers", not "invalid"."""
+    """``1`` + ten digits for a plain North American number in a country-code-1 region.
+
+    Accepts ``NXX NXX XXXX`` with spaces, dots, dashes, parentheses and an optional ``1``
+    or ``+1`` prefix: phonenumbers always calls such a number possible. None means "ask
+    phonenumbers", not "invalid".
+    """
     if region not in _nanp_regions():
         return None
     digits = _NANP_SEPARATORS.sub("", value.strip())
@@ -199,14 +198,14 @@ def split_name(name: str) -> tuple[str | None, str | None]:
     return words[0], (words[-1] if len(words) >= 2 else None)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def _subdivisions(region: str) -> tuple[frozenset[str], Mapping[str, str]]:
     """ISO 3166-2 code suffixes (upper case) and normalized name -> suffix of one region.
 
     Built once per region: scanning pycountry's subdivisions per event is far too slow.
     """
     if not region.isascii() or len(region) != 2:
-        return frozenset(), {}
+        return frozenset(), MappingProxyType({})
     database: Any = pycountry.subdivisions  # untyped library
     found = database.get(country_code=region.upper()) or ()
     codes: set[str] = set()
@@ -219,7 +218,7 @@ def _subdivisions(region: str) -> tuple[frozenset[str], Mapping[str, str]]:
         key = norm_name(str(sub.name))
         if key:
             names.setdefault(key, suffix.lower())
-    return frozenset(codes), names
+    return frozenset(codes), MappingProxyType(names)
 
 
 @_cached(4096)

@@ -9,6 +9,7 @@ from typing import BinaryIO, Literal
 from fbocli.batching import Batcher, Keep
 from fbocli.errors import Interrupted, UsageError
 from fbocli.mapping import MapContext, Outcome, map_record
+from fbocli.parallel import CHUNK_LINES, MappingPool, min_bytes, workers
 from fbocli.readers import InputReader, Record, open_input
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
@@ -47,10 +48,17 @@ def run(
         readers: list[InputReader] = [
             stack.enter_context(open_input(path, fmt, settings.csv, stdin=stdin)) for path in inputs
         ]
+        pool = _pool(readers, ctx, sink)
+        if pool is not None:
+            stack.callback(pool.terminate)  # also on Ctrl-C: never leave workers behind
         try:
             done = 0
             for reader in readers:
-                for record, outcome in mapped(reader.records(), ctx):
+                if pool is not None and reader.chunkable:
+                    stream = pool.map(reader.line_chunks(CHUNK_LINES))
+                else:
+                    stream = mapped(reader.records(), ctx)
+                for record, outcome in stream:
                     stats.count(record, outcome)
                     if outcome.status == "rejected":
                         rejects.write(
@@ -88,6 +96,16 @@ def run(
     if progress is not None:
         progress(stats, sum(r.bytes_read for r in readers))
     return stats
+
+
+def _pool(readers: Sequence[InputReader], ctx: MapContext, sink: Sink) -> MappingPool | None:
+    """A mapping pool when a JSON lines file is large enough to pay for one, else None."""
+    processes = workers()
+    threshold = min_bytes()
+    if processes < 2 or not any(r.chunkable and (r.total_bytes or 0) >= threshold for r in readers):
+        return None
+    wire = getattr(sink, "serializer", None)
+    return MappingPool(ctx, wire() if wire is not None else None, processes)
 
 
 def _count_unsent(stats: RunStats) -> None:

@@ -276,6 +276,28 @@ class InputReader:
         except (OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{self.source}: read failed: {exc}") from None
 
+    @property
+    def chunkable(self) -> bool:
+        """True for a JSON lines file (not stdin): :meth:`line_chunks` may be used."""
+        return self.format == "jsonl" and not self._array and self._file is not None
+
+    def line_chunks(self, size: int) -> Iterator[tuple[str, int, list[bytes]]]:
+        """Raw lines in chunks of ``size``: (source, number of the first line, lines).
+
+        The parallel pipeline parses them in worker processes; line numbers match
+        :meth:`records` exactly.
+        """
+        number = 1
+        try:
+            while True:
+                chunk = list(itertools.islice(self._stream, size))
+                if not chunk:
+                    return
+                yield self.source, number, chunk
+                number += len(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{self.source}: read failed: {exc}") from None
+
     def _csv_records(self) -> Iterator[Record]:
         text = io.TextIOWrapper(
             self._stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
@@ -380,9 +402,12 @@ def line_records(line: bytes, number: int, source: str) -> Iterator[Record]:
         yield Record(source, number, message)
 
 
-def jsonl_records(lines: Iterable[bytes], source: str) -> Iterator[Record]:
-    """Stream JSON lines (split on ``\\n``); a leading UTF-8 BOM is ignored."""
-    for number, line in enumerate(lines, 1):
+def jsonl_records(lines: Iterable[bytes], source: str, first: int = 1) -> Iterator[Record]:
+    """Stream JSON lines (split on ``\\n``); a leading UTF-8 BOM is ignored.
+
+    ``first`` is the number of the first line given (a chunk of a file, in a worker).
+    """
+    for number, line in enumerate(lines, first):
         yield from line_records(line.removeprefix(_BOM) if number == 1 else line, number, source)
 
 

@@ -13,9 +13,10 @@ from typing import IO, Protocol
 
 from fbocli.batching import Keep
 from fbocli.errors import FbocliError, StateError
-from fbocli.graph import BatchResult, GraphClient
+from fbocli.graph import BatchResult, GraphClient, WireEvent
 from fbocli.journal import Journal
 from fbocli.mapping import Conversion
+from fbocli.parallel import Serializer, serializer
 from fbocli.payload import EventBuilder, request_body, request_url
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
@@ -78,13 +79,26 @@ class DryRunSink(CountingSink):
                 raise StateError(f"cannot write --output {output}: {exc.strerror or exc}") from None
             self._own = True
 
+    def serializer(self) -> Serializer | None:
+        """How mapping workers pre-serialize events for this sink (None: not needed)."""
+        return serializer(self.build, ascii_only=True) if self._out is not None else None
+
     def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
         if self._out is not None:
-            line = {
-                "url": request_url(self.settings, dataset_id),
-                "body": request_body(self.extra, [self.build(c) for c in batch]),
-            }
-            self._out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            url = request_url(self.settings, dataset_id)
+            if all(c.wire is not None for c in batch):
+                # Pre-serialized by the mapping workers: the same text, spliced.
+                head = json.dumps(self.extra, separators=(",", ":"))[:-1]
+                head = head + "," if self.extra else "{"
+                events = ",".join(c.wire for c in batch if c.wire is not None)
+                url_json = json.dumps(url)
+                self._out.write(f'{{"url":{url_json},"body":{head}"data":[{events}]}}}}\n')
+            else:
+                line = {
+                    "url": url,
+                    "body": request_body(self.extra, [self.build(c) for c in batch]),
+                }
+                self._out.write(json.dumps(line, separators=(",", ":")) + "\n")
         super().submit(dataset_id, batch)
 
     def close(self) -> None:
@@ -203,7 +217,7 @@ class UploadSink:
         if self.stop.is_set():
             self._fail(dataset_id, len(batch), STOPPED)
             return
-        events = [self.build(c) for c in batch]
+        events: list[WireEvent] = [c.wire if c.wire is not None else self.build(c) for c in batch]
         result = BatchResult()  # filled as Meta answers, so a bisection cut short keeps its part
         unsettled = STOPPED
         try:
@@ -227,7 +241,7 @@ class UploadSink:
         self,
         dataset_id: str,
         batch: list[Conversion],
-        events: list[dict[str, object]],
+        events: list[WireEvent],
         batch_id: str,
         result: BatchResult,
         unsettled: str,
@@ -248,7 +262,9 @@ class UploadSink:
         self.stats.result(dataset_id, "sent", len(delivered))
         for index, message in result.rejected:
             conv = batch[index]
-            self.rejects.write(conv.source, conv.line, "api_rejected", message, events[index])
+            event = events[index]
+            record = json.loads(event) if isinstance(event, str) else event
+            self.rejects.write(conv.source, conv.line, "api_rejected", message, record)
             self.stats.api_rejected_example(conv, message)
         self.stats.result(dataset_id, "api_rejected", len(result.rejected))
         for _, reason in result.failed:
@@ -271,6 +287,10 @@ class UploadSink:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
+
+    def serializer(self) -> Serializer:
+        """Mapping workers pre-serialize events exactly as GraphClient would."""
+        return serializer(self.build, ascii_only=False)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

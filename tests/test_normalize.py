@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import pycountry
 import pytest
 from hypothesis import given, settings
@@ -597,3 +598,36 @@ def test_parse_amount_total(raw: object) -> None:
 def test_parse_amount_formatted_roundtrip(whole: int, cents: int, symbol: str) -> None:
     assert parse_amount(f" {symbol}{whole:,} ") == whole
     assert parse_amount(f"{symbol}{whole:,}.{cents:02d}") == float(f"{whole}.{cents:02d}")
+
+
+def _phone_by_the_spec(value: str, region: str) -> str | None:
+    """mapping.md's phone rule written directly on phonenumbers, with no shortcut."""
+    try:
+        number = phonenumbers.parse(value, region.upper() or None)
+        if phonenumbers.is_possible_number(number):
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))[1:]
+    except phonenumbers.NumberParseException:
+        pass
+    digits = "".join(c for c in value if c in string.digits).lstrip("0")
+    return digits if len(digits) >= 7 else None
+
+
+NANP_LIKE = st.builds(
+    "".join,
+    st.lists(
+        st.one_of(
+            st.from_regex(r"[0-9]{3,4}", fullmatch=True),
+            st.sampled_from(["", " ", "-", "(", ")", ".", "1", "+1", "+", "\t", "x", "\u00a0"]),
+        ),
+        max_size=7,
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(NANP_LIKE, TEXT),
+    region=st.sampled_from(["us", "ca", "pr", "jm", "gb", "", "de"]),
+)
+def test_norm_phone_matches_the_spec_rule_exactly(value: str, region: str) -> None:
+    assert norm_phone(value, region) == _phone_by_the_spec(value, region)

@@ -1,0 +1,253 @@
+"""Every performance shortcut agrees with the slow, obvious path it replaces.
+
+* the parallel pipeline (fbocli.parallel) writes byte-identical requests, rejects and
+  summaries to the in-process one, for validate, dry run and upload (real subprocesses,
+  real fake Graph API);
+* pre-serialized bodies equal ``json.dumps`` of the whole body;
+* memoized match keys and PII-key checks equal the uncached functions;
+* chunked reading numbers lines exactly as the record reader does.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fbocli import mapping
+from fbocli.graph import _events_body
+from fbocli.normalize import norm_gender, norm_name, norm_state, norm_zip
+from fbocli.readers import InputReader
+from fbocli.settings import CsvSettings
+from tests.fakegraph import FakeGraph
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "segment-export.jsonl"
+SAMPLE_CONFIG = ROOT / "sample_data" / "fbocli.toml"
+NOW = "2026-11-20T00:00:00Z"
+NOW_TS = 1_795_132_800  # NOW as Unix seconds
+TOKEN = "test-fake-token-fastpaths"
+DATASETS = ["1234567890123456", "6543210987654321"]
+IN_PROCESS = {"FBOCLI_PARALLEL_MIN_BYTES": str(10**15)}
+PARALLEL = {"FBOCLI_PARALLEL_MIN_BYTES": "0"}
+
+# Lines the sample lacks: parse errors, envelopes, blanks, odd types, non-ASCII,
+# a missing messageId (content-hash event_id), \\u escapes.
+EDGE_LINES = [
+    "{not json",
+    "",
+    "   ",
+    '{"batch":[{"type":"track","event":"Order Completed","messageId":"b1",'
+    '"timestamp":"2026-11-10T12:00:00Z","properties":{"revenue":"1,234.50"},'
+    '"context":{"traits":{"email":"Zoë@Example.com","phone":"+44 20 7946 0958",'
+    '"address":{"country":"GB","city":"Londres"}}}},{"type":"identify"}]}',
+    "[1,2,3]",
+    '"just a string"',
+    '{"type":"track","event":"Order Completed","timestamp":"2026-11-10T12:00:00Z",'
+    '"properties":{"revenue":5,"note":"caf\\u00e9 \\u2603"},'
+    '"context":{"traits":{"email":"a@b.co","name":"Ана Иванова"}}}',
+    '{"type":"track","event":"Order Completed","messageId":"old","timestamp":"2001-01-01",'
+    '"properties":{"revenue":5},"context":{"traits":{"email":"a@b.co"}}}',
+    '{"type":"track","event":"Nope","messageId":"n1"}',
+    '{"value": 1e999}',
+]
+
+
+def _input(tmp: Path) -> Path:
+    """The sample export, edge cases, then the sample again (a BOM on the first line)."""
+    sample = SAMPLE.read_bytes()
+    path = tmp / "in.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + sample + "\n".join(EDGE_LINES).encode() + b"\n" + sample)
+    return path
+
+
+def _run(tmp: Path, name: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One CLI run; returns its summary, output file and rejects file contents."""
+    work = tmp / name
+    work.mkdir()
+    out, rejects = work / "requests.jsonl", work / "rejects.jsonl"
+    full = {
+        **os.environ,
+        "FBOCLI_STATE_DIR": str(work / "state"),
+        "XDG_CONFIG_HOME": str(work / "xdg"),
+        "FBOCLI_CONFIG": "",
+        "FBOCLI_BACKOFF_SCALE": "0.001",
+        **env,
+    }
+    extra = ["--output", str(out)] if "--dry-run" in args else []
+    proc = subprocess.run(
+        [sys.executable, "-m", "fbocli", *args, *extra, "--rejects", str(rejects), "--json"],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    assert TOKEN not in proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout)
+    summary.pop("rejects_file", None)
+    return {
+        "summary": summary,
+        "output": out.read_bytes() if out.exists() else None,
+        "rejects": rejects.read_bytes() if rejects.exists() else None,
+        "stderr": proc.stderr,
+    }
+
+
+def _common(path: Path) -> list[str]:
+    return [str(path), "-c", str(SAMPLE_CONFIG), "--now", NOW]
+
+
+def test_parallel_dry_run_is_byte_identical(tmp_path: Path) -> None:
+    path = _input(tmp_path)
+    args = ["upload", *_common(path), "--dry-run", "--batch-size", "7"]
+    serial = _run(tmp_path, "serial", args, IN_PROCESS)
+    parallel = _run(tmp_path, "parallel", args, PARALLEL)
+    assert serial["output"] and serial["rejects"]
+    assert parallel == serial
+    records = serial["summary"]["records"]
+    assert records["rejected"] > 0 and records["accepted"] > 600
+
+
+def test_parallel_validate_is_identical(tmp_path: Path) -> None:
+    path = _input(tmp_path)
+    serial = _run(tmp_path, "serial", ["validate", *_common(path)], IN_PROCESS)
+    parallel = _run(tmp_path, "parallel", ["validate", *_common(path)], PARALLEL)
+    assert parallel == serial
+
+
+def test_parallel_upload_sends_the_same_events(tmp_path: Path) -> None:
+    path = _input(tmp_path)
+    received = []
+    for name, env in (("serial", IN_PROCESS), ("parallel", PARALLEL)):
+        with FakeGraph(tokens=[TOKEN], datasets=DATASETS, now=NOW_TS) as graph:
+            graph_env = {**env, "FBOCLI_GRAPH_URL": graph.url, "FBOCLI_ACCESS_TOKEN": TOKEN}
+            result = _run(tmp_path, name, ["upload", *_common(path)], graph_env)
+            events = {
+                ds: sorted(graph.received[ds], key=lambda e: json.dumps(e, sort_keys=True))
+                for ds in DATASETS
+            }
+        received.append((result["summary"], result["rejects"], events))
+    assert received[0] == received[1]
+    summary = received[0][0]
+    assert summary["events"]["sent"] == summary["events"]["built"] > 600
+
+
+# --- pre-serialized request bodies -----------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+_events = st.lists(st.dictionaries(st.text(max_size=8), _json_values, max_size=4), max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    extra=st.dictionaries(st.sampled_from(["upload_tag", "test_event_code"]), st.text()),
+    events=_events,
+    spliced=st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_spliced_body_equals_json_dumps(
+    extra: dict[str, str], events: list[dict[str, Any]], spliced: list[bool]
+) -> None:
+    wire: list[dict[str, Any] | str] = [
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False) if s else e
+        for e, s in zip(events, spliced, strict=False)
+    ]
+    expected = json.dumps({**extra, "data": events}, separators=(",", ":"), ensure_ascii=False)
+    assert _events_body(extra, wire) == expected
+
+
+# --- memoized match keys -----------------------------------------------------------------
+
+CORPUS = [
+    "", " ", "M", "male", " Female ", "x", "O'Brien", "José", "ZOË", "Ålborg", "São Paulo",
+    "Montréal", "new-york", "RI", "Rhode Island", "rhode-island", "ON", "Ontario", "BY",
+    "ſt", "10001-1234", " 94105 ", "SW1A 1AA", "m5v-2t6", "ǅemal", "ﬁnn", "한국",
+    "a" * 64, "A" * 64, " " + "ab" * 32 + " ", "12345", "ß", "İstanbul",
+]  # fmt: skip
+REGIONS = ["", "us", "ca", "gb", "de", "fr", "xx"]
+SLOW = {
+    "ge": lambda v, r: norm_gender(v),
+    "name": lambda v, r: norm_name(v),
+    "st": norm_state,
+    "zp": norm_zip,
+}
+
+
+def _slow(what: str, raw: object, region: str) -> str | None:
+    return mapping._one(raw, lambda v: SLOW[what](v, region))
+
+
+@pytest.mark.parametrize("what", sorted(SLOW))
+def test_cached_keys_match_the_corpus(what: str) -> None:
+    for region in REGIONS:
+        for raw in [*CORPUS, 12345, 0, True, None, 1.5, ["x"]]:
+            for _ in range(2):  # the second call answers from the memo
+                assert mapping._one_cached(what, raw, region) == _slow(what, raw, region)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    what=st.sampled_from(sorted(SLOW)),
+    raw=st.text(max_size=20) | st.integers(),
+    region=st.sampled_from(REGIONS),
+)
+def test_cached_keys_match_any_input(what: str, raw: object, region: str) -> None:
+    assert mapping._one_cached(what, raw, region) == _slow(what, raw, region)
+    assert mapping._one_cached(what, raw, region) == _slow(what, raw, region)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text(max_size=16) | st.sampled_from(["E-Mail", "phone2", "TEL", "tel ", "Mobile"]))
+def test_pii_key_memo_matches_the_regex(key: str) -> None:
+    expected = mapping._PII_KEY.search(key) is not None
+    assert mapping._pii_key(key) is expected
+    assert mapping._pii_key(key) is expected
+
+
+# --- chunked reading ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 1000])
+def test_line_chunks_number_lines_like_records(tmp_path: Path, size: int) -> None:
+    from fbocli.readers import jsonl_records
+
+    path = _input(tmp_path)
+    expected = [(r.source, r.line, r.message, r.error) for r in _reader(path).records()]
+    got = [
+        (r.source, r.line, r.message, r.error)
+        for source, first, lines in _reader(path).line_chunks(size)
+        for r in jsonl_records(lines, source, first)
+    ]
+    assert got == expected
+
+
+def _reader(path: Path) -> InputReader:
+    file = io.FileIO(path, "r")
+    return InputReader(str(path), "auto", CsvSettings(), file.read, file, path.stat().st_size)
+
+
+def test_stdin_stays_in_process_and_agrees(tmp_path: Path) -> None:
+    path = _input(tmp_path)
+    work = tmp_path / "stdin"
+    work.mkdir()
+    env = {**os.environ, **PARALLEL, "FBOCLI_STATE_DIR": str(work), "FBOCLI_CONFIG": ""}
+    args = [sys.executable, "-m", "fbocli", "upload", "-", "-c", str(SAMPLE_CONFIG)]
+    args += ["--now", NOW, "--dry-run", "--output", "-", "--rejects", str(work / "r.jsonl")]
+    with path.open("rb") as stdin:
+        piped = subprocess.run(args, stdin=stdin, env=env, capture_output=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr  # rejects fail only validate or --strict
+    file_run = _run(tmp_path, "file", ["upload", *_common(path), "--dry-run"], PARALLEL)
+    requests = [line for line in piped.stdout.splitlines() if line.startswith(b'{"url"')]
+    assert b"\n".join(requests) + b"\n" == file_run["output"]
