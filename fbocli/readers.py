@@ -365,11 +365,29 @@ def _clip(text: str) -> str:
 def parse_json(text: str) -> tuple[object, str | None]:
     """``(value, None)`` or ``(None, why)``; never raises, whatever the text."""
     try:
-        return _DECODER.decode(text), None
+        value = _DECODER.decode(text)
     except ValueError as exc:  # JSONDecodeError, our hooks
         return None, str(exc)
     except RecursionError:
         return None, "JSON nested too deeply"
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        # "\ud800" alone decodes to a string no UTF-8 encoder accepts: it could never
+        # reach Meta, and would fail every event batched with it.
+        return None, "a \\u escape encodes a lone UTF-16 surrogate, which is not valid Unicode"
+    return value, None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError, TypeError):
+        return False
+    return False
 
 
 def unbatch(value: object) -> list[object]:

@@ -361,12 +361,6 @@ def _nest(depth: int) -> Any:
     return value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a JSON-escaped lone surrogate (\\ud800) in messageId or a custom property is "
-    "accepted, then graph.py's body .encode() raises UnicodeEncodeError: the whole batch "
-    "fails on every run (see docs/reliability.md, known issues)",
-)
 @pytest.mark.parametrize(
     "fields",
     [
