@@ -249,6 +249,32 @@ def max_usage(headers: Mapping[str, str]) -> float:
     return max(values, default=0.0)
 
 
+_CONNECTION_PROBLEMS = (
+    ("refused", "connection refused"),
+    ("reset by peer", "connection reset"),
+    ("connectionreseterror", "connection reset"),
+    ("remotedisconnected", "connection closed by the server"),
+    ("connection aborted", "connection closed by the server"),
+    ("name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("name resolution", "host name not found"),
+    ("failed to resolve", "host name not found"),
+    ("timed out", "connection timed out"),
+    ("ssl", "TLS/SSL error"),
+    ("network is unreachable", "network unreachable"),
+    ("no route to host", "no route to host"),
+)
+
+
+def connection_problem(exc: BaseException) -> str:
+    """What went wrong with a connection, in words: requests' text is a urllib3 repr
+    (with the URL), fit neither for a person nor for grouping failures by cause."""
+    detail = str(exc).lower()
+    return next(
+        (short for key, short in _CONNECTION_PROBLEMS if key in detail), "connection failed"
+    )
+
+
 def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -550,7 +576,7 @@ class GraphClient:
             except requests.Timeout:
                 reason = f"no response within {self._timeout[1]:g} s"
             except requests.ConnectionError as exc:
-                reason = self._text(f"connection failed: {_shorten(str(exc))}")
+                reason = connection_problem(exc)
             except requests.RequestException as exc:
                 text = self._text(f"request failed: {_shorten(str(exc))}")
                 return _Outcome(None, None, "broken", text, attempt)

@@ -118,37 +118,16 @@ REASON_LIMIT = 100
 
 _TRACE = re.compile(r",? ?fbtrace_id [^,)\s]+")
 _LONG_DETAIL = re.compile(r"(not visible to this token): .*(\((?:code|HTTP) [^()]*\))$", re.S)
-_CONNECTION = re.compile(r"connection failed: (.*)$", re.S)
-_CONNECTION_PROBLEMS = (
-    ("refused", "connection refused"),
-    ("reset by peer", "connection reset"),
-    ("connectionreseterror", "connection reset"),
-    ("remotedisconnected", "connection closed by the server"),
-    ("connection aborted", "connection closed by the server"),
-    ("name or service not known", "host name not found"),
-    ("nodename nor servname", "host name not found"),
-    ("name resolution", "host name not found"),
-    ("failed to resolve", "host name not found"),
-    ("timed out", "connection timed out"),
-    ("ssl", "TLS/SSL error"),
-    ("network is unreachable", "network unreachable"),
-    ("no route to host", "no route to host"),
-)
 
 
 def short_reason(reason: str) -> str:
-    """A failure reason fit for the summary table: no urllib3 repr, no per-request ids.
+    """A failure reason fit for the summary table: no per-request ids, bounded length.
 
     Per-request details (fbtrace_id, URLs) would split one cause into many rows, so they
     are dropped; the result is at most ``REASON_LIMIT`` characters.
     """
     text = _TRACE.sub("", reason)
     text = _LONG_DETAIL.sub(r"\1 \2", text)
-    match = _CONNECTION.search(text)
-    if match is not None:
-        detail = match.group(1).lower()
-        problem = next((short for key, short in _CONNECTION_PROBLEMS if key in detail), None)
-        text = text[: match.start()] + (problem or "connection failed")
     text = " ".join(text.split())
     return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 

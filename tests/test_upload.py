@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 
 from fbocli import __version__
 from fbocli.cli import main
+from fbocli.graph import connection_problem
 from fbocli.journal import Journal
 from fbocli.progress import ProgressDisplay
 from fbocli.report import RunStats
@@ -409,20 +411,30 @@ def test_a_second_upload_exits_1_at_once_naming_the_lock_holder(world: Env) -> N
 
 
 def test_short_reason_makes_failures_readable() -> None:
-    urllib3 = (
-        "gave up after 6 tries: connection failed: HTTPConnectionPool(host='graph.facebook.com', "
-        "port=443): Max retries exceeded with url: /v24.0/1/events (Caused by NewConnectionError"
-        '("...: Failed to establish a new connection: [Errno -2] Name or service not known"))'
-    )
-    assert short_reason(urllib3) == "gave up after 6 tries: host name not found"
-    reset = "connection failed: ('Connection aborted.', ConnectionResetError(104, 'reset by peer'))"
-    assert short_reason(reset) == "connection reset"
     assert (
         short_reason("gave up after 6 tries: rate limited: (#4) limit (code 4, fbtrace_id AbC-1)")
         == "gave up after 6 tries: rate limited: (#4) limit (code 4)"
     )
     long = short_reason("x" * 500)
     assert len(long) == 100 and long.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "HTTPConnectionPool(host='graph.facebook.com', port=443): Max retries exceeded with "
+            'url: /v24.0/1/events (Caused by NewConnectionError("...: Failed to establish a new '
+            'connection: [Errno -2] Name or service not known"))',
+            "host name not found",
+        ),
+        ("('Connection aborted.', ConnectionResetError(104, 'reset by peer'))", "connection reset"),
+        ("[Errno 111] Connection refused", "connection refused"),
+        ("something else", "connection failed"),
+    ],
+)
+def test_connection_problems_are_named_in_words(text: str, expected: str) -> None:
+    assert connection_problem(requests.ConnectionError(text)) == expected
 
 
 def test_progress_line_shows_counters_and_pending_retries() -> None:
