@@ -188,7 +188,7 @@ def upload(
         except FbocliError as error:
             # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and what
             # was not still matters to the user and to a cron job's --json.
-            if isinstance(error, Interrupted) or error is getattr(sink, "fatal", None):
+            if stats.read:
                 display.__exit__(None, None, None)
                 _print(stats, options, stdout, upload_sections(stats))
             raise

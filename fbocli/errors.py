@@ -65,6 +65,14 @@ class StateError(UsageError):
     """The state directory or the rejects/output path cannot be written (exit 2)."""
 
 
+class LocalWriteError(FbocliError):
+    """A local file (journal, rejects, --output) failed mid-run, e.g. a full disk (exit 1).
+
+    Checked paths fail before anything is sent (StateError, exit 2); this is what is left:
+    the run stops, the journal stays consistent and a re-run sends the rest.
+    """
+
+
 class ApiVersionError(UsageError):
     """Meta says the configured Graph API version is deprecated (code 2635)."""
 

@@ -26,7 +26,7 @@ from typing import Self
 
 import platformdirs
 
-from fbocli.errors import LockError, StateError
+from fbocli.errors import LocalWriteError, LockError, StateError
 from fbocli.secret import redact
 
 JOURNAL_FILE = "journal.sqlite3"
@@ -70,8 +70,9 @@ def resolve_state_dir(option: str | None, env: Mapping[str, str] = os.environ) -
     path = Path(os.path.abspath(os.path.expanduser(raw)))
     try:
         _make_private_dirs(path)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
-            pass
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-") as probe:
+            probe.write(b"\0" * 4096)  # a full disk fails here, not mid-run
+            probe.flush()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise StateError(f"cannot use state directory {path}: {reason}", hint=_STATE_HINT) from exc
@@ -209,7 +210,9 @@ class Journal:
             raise StateError(f"journal {self.path} is closed")
         return self._conn
 
-    def _error(self, action: str, exc: BaseException) -> StateError:
+    def _error(self, action: str, exc: BaseException) -> StateError | LocalWriteError:
+        if action == "cannot write":  # mid-run (a full disk): the run stops, exit 1
+            return LocalWriteError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
         return StateError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
 
 
@@ -284,8 +287,14 @@ class StateLock:
             "argv": [redact(arg) for arg in sys.argv],
         }
         data = json.dumps(info).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, data, 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
+        except OSError as exc:  # a full disk: better now than in the journal mid-run
+            self.release()
+            raise StateError(
+                f"cannot write lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
+            ) from None
 
     def release(self) -> None:
         """Drop the lock; the file stays (unlinking a flock file invites races)."""

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from fbocli.errors import StateError
+from fbocli.errors import LocalWriteError, StateError
 
 
 def default_rejects_path(state_dir: Path) -> Path:
@@ -50,8 +50,18 @@ class RejectsWriter:
         }
         text = json.dumps(entry, ensure_ascii=False, default=str, allow_nan=True)
         with self._lock:
-            self._file.write(text + "\n")
+            try:
+                self._file.write(text + "\n")
+            except OSError as exc:
+                raise self._failed(exc) from None
             self.count += 1
+
+    def _failed(self, exc: OSError) -> LocalWriteError:
+        return LocalWriteError(
+            f"cannot write the rejects file {self.path}: {exc.strerror or exc}",
+            hint="free some space (or pass --rejects elsewhere) and run the same command "
+            "again: what Meta acknowledged is journaled, the rest is sent then",
+        )
 
     @property
     def written(self) -> Path | None:
@@ -61,6 +71,9 @@ class RejectsWriter:
         with self._lock:
             if self._file.closed:
                 return
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                raise self._failed(exc) from None
             if not self.count and self._created:
                 self.path.unlink(missing_ok=True)

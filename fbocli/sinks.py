@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from fbocli.batching import Keep
-from fbocli.errors import FbocliError, StateError
+from fbocli.errors import FbocliError, LocalWriteError, StateError
 from fbocli.graph import BatchResult, GraphClient, WireEvent
 from fbocli.journal import Journal
 from fbocli.mapping import Conversion
@@ -85,25 +85,33 @@ class DryRunSink(CountingSink):
 
     def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
         if self._out is not None:
-            url = request_url(self.settings, dataset_id)
-            if all(c.wire is not None for c in batch):
-                # Pre-serialized by the mapping workers: the same text, spliced.
-                head = json.dumps(self.extra, separators=(",", ":"))[:-1]
-                head = head + "," if self.extra else "{"
-                events = ",".join(c.wire for c in batch if c.wire is not None)
-                url_json = json.dumps(url)
-                self._out.write(f'{{"url":{url_json},"body":{head}"data":[{events}]}}}}\n')
-            else:
-                line = {
-                    "url": url,
-                    "body": request_body(self.extra, [self.build(c) for c in batch]),
-                }
-                self._out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self._write(self._request_line(dataset_id, batch))
         super().submit(dataset_id, batch)
 
+    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> str:
+        url = request_url(self.settings, dataset_id)
+        if all(c.wire is not None for c in batch):
+            # Pre-serialized by the mapping workers: the same text, spliced.
+            head = json.dumps(self.extra, separators=(",", ":"))[:-1]
+            head = head + "," if self.extra else "{"
+            events = ",".join(c.wire for c in batch if c.wire is not None)
+            return f'{{"url":{json.dumps(url)},"body":{head}"data":[{events}]}}}}\n'
+        line = {"url": url, "body": request_body(self.extra, [self.build(c) for c in batch])}
+        return json.dumps(line, separators=(",", ":")) + "\n"
+
+    def _write(self, text: str) -> None:
+        assert self._out is not None
+        try:
+            self._out.write(text)
+        except OSError as exc:
+            raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
+
     def close(self) -> None:
-        if self._own and self._out is not None:
-            self._out.close()
+        if self._own and self._out is not None and not self._out.closed:
+            try:
+                self._out.close()
+            except OSError as exc:
+                raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
 
     def abort(self) -> None:
         self.close()
@@ -243,7 +251,10 @@ class UploadSink:
             conv = batch[index]
             event = events[index]
             record = json.loads(event) if isinstance(event, str) else event
-            self.rejects.write(conv.source, conv.line, "api_rejected", message, record)
+            try:
+                self.rejects.write(conv.source, conv.line, "api_rejected", message, record)
+            except FbocliError as error:  # a full disk: stop the run; the counts stay whole
+                self._set_fatal(error)
             self.stats.api_rejected_example(conv, message)
         self.stats.result(dataset_id, "api_rejected", len(result.rejected))
         for _, reason in result.failed:

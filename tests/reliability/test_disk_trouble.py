@@ -7,13 +7,25 @@ journal file that is not SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fakegraph import FakeGraph
-from tests.reliability.conftest import NOW, cli_env, run_cli, write_config, write_events
+from tests.reliability.conftest import (
+    DS1,
+    DS2,
+    NOW,
+    cli_env,
+    run_cli,
+    write_config,
+    write_events,
+)
 
 Arrange = Callable[[Path], tuple[list[str], dict[str, str], str]]
 
@@ -108,3 +120,91 @@ def test_dry_run_output_below_a_file(fake: FakeGraph, tmp_path: Path) -> None:
     assert result.code == 2, result.stderr
     assert "cannot write --output" in result.stderr
     assert (tmp_path / "plain").read_text() == "x"
+
+
+# --- a full disk, for real: a tiny tmpfs ----------------------------------------------
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs (root can mount one here and in CI); skipped where it cannot."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 4096)
+    finally:
+        os.close(fd)
+
+
+def test_full_state_disk_stops_before_sending(
+    tiny_disk: Path, fake: FakeGraph, tmp_path: Path
+) -> None:
+    write_events(tmp_path / "in.jsonl", 30)
+    config = write_config(tmp_path / "fbocli.toml")
+    _fill(tiny_disk)
+    args = ["upload", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW]
+    result = run_cli(args, cli_env(fake, tmp_path, FBOCLI_STATE_DIR=str(tiny_disk / "state")))
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "fbocli: error:" in result.stderr
+    assert fake.requests == []
+
+
+def test_disk_filling_up_mid_run_stops_cleanly_and_a_rerun_finishes(
+    tiny_disk: Path, fake: FakeGraph, tmp_path: Path
+) -> None:
+    """The rejects file fills the disk part-way: exit 1, no traceback, counts whole; once
+    there is room again, the same command delivers everything exactly once."""
+    good = write_events(tmp_path / "good.jsonl", 400)
+    with (tmp_path / "good.jsonl").open("a", encoding="utf-8") as out:
+        for i in range(3000):  # big rejects: too old, with a fat property
+            message = {
+                "type": "track",
+                "event": "Order Completed",
+                "messageId": f"old{i}",
+                "userId": "u",
+                "timestamp": "2020-01-01T00:00:00Z",
+                "properties": {"revenue": 1, "note": "x" * 400},
+            }
+            out.write(json.dumps(message) + "\n")
+    config = write_config(tmp_path / "fbocli.toml", upload="batch_size = 50\nworkers = 1")
+    rejects = tiny_disk / "rejects.jsonl"
+    args = [
+        "upload",
+        str(tmp_path / "good.jsonl"),
+        "-c",
+        str(config),
+        "--now",
+        NOW,
+        "--json",
+        "--rejects",
+        str(rejects),
+    ]
+    env = cli_env(fake, tmp_path)
+    first = run_cli(args, env)
+    assert first.code == 1, first.stderr
+    assert "cannot write the rejects file" in first.stderr
+    assert "Traceback" not in first.stderr
+    first.summary  # noqa: B018 - the invariants are checked on the part-way summary
+    rejects.unlink()
+    again = run_cli([*args[:-1], str(tmp_path / "r2.jsonl")], env)
+    assert again.code == 0, again.stderr
+    for dataset in (DS1, DS2):
+        assert sorted(fake.event_ids(dataset)) == sorted(good)
