@@ -63,8 +63,8 @@ class ProgressDisplay:
             self._task = self._progress.add_task("", total=total_bytes)
 
     def __enter__(self) -> ProgressDisplay:
-        if self._progress is not None:
-            self._progress.start()
+        # The live display (a refresh thread) starts at the first update, after the
+        # pipeline has forked its mapping workers: forking with threads running is unsafe.
         return self
 
     def __exit__(
@@ -73,7 +73,7 @@ class ProgressDisplay:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._progress.live.is_started:
             self._progress.stop()
 
     def update(self, stats: RunStats, bytes_read: int) -> None:
@@ -81,6 +81,8 @@ class ProgressDisplay:
         if self._progress is None or self._task is None:
             return
         self._stats = stats
+        if not self._progress.live.is_started:
+            self._progress.start()
         self._progress.update(self._task, completed=bytes_read)
 
     def retry(self, seconds: float, reason: str) -> None:

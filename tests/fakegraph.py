@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -952,7 +953,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--legacy", action="store_true", help="speak the Offline Conversions API")
     parser.add_argument("--deprecated", action="append", default=[], help="a deprecated version")
     parser.add_argument("--no-store", action="store_true", help="keep only counts and ids")
+    parser.add_argument(
+        "--now", help="reference time of the 62-day window, ISO 8601 (as fbocli's --now)"
+    )
     args = parser.parse_args(argv)
+    now = None
+    if args.now:
+        moment = datetime.fromisoformat(args.now)
+        now = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     graph = FakeGraph(
         tokens=args.token or ("test-token",),
         datasets=args.dataset or ("1234567890123456", "6543210987654321"),
@@ -960,6 +968,7 @@ def main(argv: list[str] | None = None) -> int:
         store_events=not args.no_store,
         deprecated_versions=args.deprecated,
         port=args.port,
+        now=now,
     ).start()
     print(graph.url, flush=True)
     try:
