@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from fbocli.credentials import resolve_token
-from fbocli.errors import AuthError, ExitStatus, FbocliError, Interrupted, UsageError
+from fbocli.errors import AuthError, ExitStatus, FbocliError, UsageError
 from fbocli.graph import GraphClient, RetryPolicy
 from fbocli.journal import Journal, StateLock, resolve_state_dir
 from fbocli.payload import body_extra, event_builder, legacy_warning
@@ -149,6 +149,12 @@ def upload(
         dry_run=options.dry_run, offline=settings.destination.api == "offline", now=_now(options)
     )
     token = None if options.dry_run else _token()
+    if token is not None and options.now is not None and abs(options.now - time.time()) > 3600:
+        sys.stderr.write(
+            "fbocli: warning: --now is not the current time, but Meta applies its 62-day "
+            "window to the current time: events this run accepts may be refused by Meta "
+            "(whole batches, then split to find them)\n"
+        )
     state = resolve_state_dir(options.state_dir)
     build = event_builder(settings)
     extra = body_extra(settings)
@@ -185,7 +191,7 @@ def upload(
                 progress=display.update,
                 stdin=stdin,
             )
-        except FbocliError as error:
+        except FbocliError:
             # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and what
             # was not still matters to the user and to a cron job's --json.
             if stats.read:
