@@ -260,6 +260,7 @@ _CONNECTION_PROBLEMS = (
     ("name resolution", "host name not found"),
     ("failed to resolve", "host name not found"),
     ("timed out", "connection timed out"),
+    ("certificate verify failed", "TLS certificate not trusted (certificate verify failed)"),
     ("ssl", "TLS/SSL error"),
     ("network is unreachable", "network unreachable"),
     ("no route to host", "no route to host"),

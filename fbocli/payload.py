@@ -102,11 +102,15 @@ def legacy_warning(settings: Settings) -> str | None:
     ``None`` for the Conversions API, or when ``graph_url`` points anywhere but
     graph.facebook.com (a proxy or test server that may still speak the legacy API).
     """
-    d = settings.destination
-    if d.api != "offline":
+    if settings.destination.api != "offline":
         return None
-    host = (urlsplit(d.graph_url).hostname or "").rstrip(".").lower()
-    return LEGACY_WARNING if host == META_GRAPH_HOST else None
+    return LEGACY_WARNING if targets_meta(settings) else None
+
+
+def targets_meta(settings: Settings) -> bool:
+    """Whether requests go to Meta itself rather than a proxy or a test server."""
+    host = (urlsplit(settings.destination.graph_url).hostname or "").rstrip(".").lower()
+    return host == META_GRAPH_HOST
 
 
 def _add_ldu(event: dict[str, Any], conv: Conversion) -> None:
