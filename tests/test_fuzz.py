@@ -269,7 +269,8 @@ def test_segment_like_messages_every_record_counted(
 def test_batch_envelopes(batch: list[dict[str, Any]], config: str) -> None:
     line = _line({"batch": batch}, True)
     summary = _check_run(line + b"\n" + line, ".jsonl", SETTINGS[config])
-    # a line with NaN/Infinity/1e999 is one invalid_json record; else one per message
+    # a line with NaN/Infinity/1e999 or a lone surrogate is one invalid_json record;
+    # else one record per message
     assert summary["records"]["read"] == 2 * (len(batch) if _strict(line) else 1)
 
 
@@ -278,8 +279,9 @@ def _strict(line: bytes) -> bool:
         raise ValueError
 
     try:
-        json.loads(line, parse_constant=refuse)
-    except ValueError:
+        value = json.loads(line, parse_constant=refuse)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here
+    except ValueError:  # UnicodeEncodeError included
         return False
     return True
 
