@@ -17,12 +17,12 @@ from typing import Any
 import click
 
 from fbocli.auth import DeviceCode, TokenReport, device_login, verify_token
-from fbocli.config import find_config, load_settings
+from fbocli.config import find_config, graph_url_from_env, load_settings
 from fbocli.credentials import ENV_VAR, ResolvedToken, delete_token, resolve_token, store_token
 from fbocli.errors import AuthError, UsageError
 from fbocli.graph import GraphClient, RetryPolicy
 from fbocli.secret import Secret
-from fbocli.settings import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, Settings, UploadSettings
+from fbocli.settings import DEFAULT_API_VERSION, Settings, UploadSettings
 
 SCOPE_HINT = (
     "create a Business Manager system-user token with the ads_management permission "
@@ -71,9 +71,8 @@ def _target(config: str | None) -> _Target:
             str(settings.path) if settings.path else None,
         )
     defaults = UploadSettings()
-    graph_url = os.environ.get("FBOCLI_GRAPH_URL") or DEFAULT_GRAPH_URL
     return _Target(
-        graph_url.rstrip("/"),
+        graph_url_from_env(),
         DEFAULT_API_VERSION,
         defaults.timeout_seconds,
         defaults.max_retries,

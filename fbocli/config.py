@@ -161,6 +161,14 @@ def _graph_url(url: str) -> str | None:
     return None
 
 
+def graph_url_from_env(env: Mapping[str, str] = os.environ) -> str:
+    """The Graph API base URL when there is no config: $FBOCLI_GRAPH_URL or Meta's."""
+    url = env.get("FBOCLI_GRAPH_URL") or DEFAULT_GRAPH_URL
+    if (problem := _graph_url(url)) is not None:
+        raise ConfigError([f"$FBOCLI_GRAPH_URL {problem}"])
+    return url.rstrip("/")
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -444,3 +444,14 @@ def test_a_self_signed_https_endpoint_is_refused(
     assert "CERTIFICATE_VERIFY_FAILED" in status.stderr or "certificate" in status.stderr.lower()
     for text in (up.stdout, up.stderr, status.stdout, status.stderr):
         assert TOKEN not in text
+
+
+def test_auth_without_a_config_refuses_plain_http_too(
+    fake: RecordingGraph, world: dict[str, Path]
+) -> None:
+    """`fbocli auth` with no config takes $FBOCLI_GRAPH_URL alone: same https rule."""
+    env = _env(fake, world)
+    env["FBOCLI_GRAPH_URL"] = "http://10.20.30.40:8080"
+    result = _run(["auth", "login", "--token-stdin"], env, world["cwd"], stdin=TOKEN + "\n")
+    assert result.code == 2, result.stderr
+    assert "https" in result.stderr and TOKEN not in result.stderr + result.stdout
