@@ -279,6 +279,9 @@ def _values(raw: object, numbers: bool = False) -> list[Any]:
 def _hash_all(
     raw: object, normalize: Callable[[str], str | None], numbers: bool = False
 ) -> list[str]:
+    if type(raw) is str:  # the common case: one string, no list to deduplicate
+        one = hash_key(raw, normalize)
+        return [one] if one else []
     hashed = (hash_key(v, normalize) for v in _values(raw, numbers))
     return list(dict.fromkeys(h for h in hashed if h))
 
@@ -293,6 +296,7 @@ def _one(raw: object, normalize: Callable[[str], str | None]) -> str | None:
 # (field, region, raw text): the same few thousand values repeat across millions of
 # events, so each is normalized and hashed once. Bounded: cleared when full.
 _HASHED: dict[tuple[str, str, str], str | None] = {}
+_MISSING = object()
 _HASHED_LIMIT = 200_000
 _NORMALIZERS: dict[str, Callable[[str, str], str | None]] = {
     "ge": lambda v, _region: norm_gender(v),
@@ -304,7 +308,11 @@ _NORMALIZERS: dict[str, Callable[[str, str], str | None]] = {
 
 def _one_cached(what: str, raw: object, region: str) -> str | None:
     """:func:`_one` with ``_NORMALIZERS[what]``, memoized: same answer, computed once."""
-    if isinstance(raw, int) and not isinstance(raw, bool):
+    if type(raw) is str:  # the common case first: a string seen before
+        hit = _HASHED.get((what, region, raw), _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+    elif isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str):
         return None
@@ -321,6 +329,17 @@ def _one_cached(what: str, raw: object, region: str) -> str | None:
     return hashed
 
 
+def _country_hash(country: str) -> str:
+    """SHA-256 of a normalized alpha-2 code: a few hundred exist, each hashed once."""
+    hashed = _COUNTRY_HASHES.get(country)
+    if hashed is None:
+        hashed = _COUNTRY_HASHES[country] = sha256_hex(country)
+    return hashed
+
+
+_COUNTRY_HASHES: dict[str, str] = {}
+
+
 def user_data(
     msg: dict[str, Any],
     context: dict[str, Any],
@@ -330,44 +349,55 @@ def user_data(
     dayfirst: bool = False,
 ) -> dict[str, Any]:
     """Hashed match keys under their Conversions API names; empty when none is usable."""
-    traits = _obj(context.get("traits"))
-    address = _obj(traits.get("address"))
+    traits = context.get("traits")
+    if type(traits) is not dict:
+        traits = _obj(traits)
+    get = traits.get
+    address = get("address")
+    if type(address) is not dict:
+        address = _obj(address)
     mapping = ctx.settings.mapping
     country_raw = address.get("country")
     country = norm_country(country_raw) if isinstance(country_raw, str) else None
     region = country or mapping.default_country
     user: dict[str, Any] = {}
+    cached = _one_cached
 
-    email = traits.get("email") if _present(traits.get("email")) else properties.get("email")
+    email = get("email")
+    if email is None or email == "":  # not _present: fall back to the property
+        email = properties.get("email")
     if em := _hash_all(email, norm_email):
         user["em"] = em
-    phone = traits.get("phone") if _present(traits.get("phone")) else properties.get("phone")
+    phone = get("phone")
+    if phone is None or phone == "":
+        phone = properties.get("phone")
     if ph := _hash_all(phone, lambda v: norm_phone(v, region), numbers=True):
         user["ph"] = ph
-    if ge := _one_cached("ge", traits.get("gender"), ""):
+    if ge := cached("ge", get("gender"), ""):
         user["ge"] = ge
 
-    first, last = traits.get("firstName"), traits.get("lastName")
-    name = traits.get("name")
+    first, last = get("firstName"), get("lastName")
+    name = get("name")
     if isinstance(name, str) and not (_present(first) and _present(last)):
         name_first, name_last = split_name(name)
         first = first if _present(first) else name_first
         last = last if _present(last) else name_last
-    if fn := _one_cached("name", first, ""):
+    if fn := cached("name", first, ""):
         user["fn"] = fn
-    if ln := _one_cached("name", last, ""):
+    if ln := cached("name", last, ""):
         user["ln"] = ln
-    if ct := _one_cached("name", address.get("city"), ""):
+    if ct := cached("name", address.get("city"), ""):
         user["ct"] = ct
-    if st := _one_cached("st", address.get("state"), region):
+    if st := cached("st", address.get("state"), region):
         user["st"] = st
-    if zp := _one_cached("zp", address.get("postalCode"), region):
+    if zp := cached("zp", address.get("postalCode"), region):
         user["zp"] = zp
     if isinstance(country_raw, str):
-        if is_sha256_hex(country_raw.strip()):
-            user["country"] = country_raw.strip().lower()
+        stripped = country_raw.strip()
+        if len(stripped) == 64 and is_sha256_hex(stripped):
+            user["country"] = stripped.lower()
         elif country:
-            user["country"] = sha256_hex(country)
+            user["country"] = _country_hash(country)
 
     birthday = traits.get("birthday")
     if isinstance(birthday, str):
@@ -442,10 +472,16 @@ def custom_data(
     for key, item in properties.items():
         if key in consumed or key in STANDARD_CUSTOM or _pii_key(key):
             continue
+        if type(item) in _KEPT_AS_IS:  # what _clean returns unchanged, without the call
+            custom[key] = item
+            continue
         cleaned = _clean(item)
         if cleaned is not _DROP:
             custom[key] = cleaned
     return custom
+
+
+_KEPT_AS_IS = frozenset({str, int, bool, type(None)})
 
 
 def _contents(properties: dict[str, Any]) -> list[dict[str, Any]]:
@@ -481,6 +517,9 @@ def _content(pid: str, quantity: object, price: object) -> dict[str, Any]:
 
 
 def _scalar(value: object) -> bool:
+    kind = type(value)
+    if kind is str or kind is int:  # JSON's own types: no subclass, no bool
+        return True
     return (
         isinstance(value, str | int | float)
         and not isinstance(value, bool)
@@ -489,6 +528,8 @@ def _scalar(value: object) -> bool:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:
+        return value.strip()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip() if isinstance(value, str) else str(value)

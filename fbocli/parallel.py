@@ -22,12 +22,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.pool import AsyncResult, Pool
+from types import MappingProxyType
 from typing import Any
 
-from fbocli.mapping import Conversion, MapContext, Outcome, map_record
-from fbocli.readers import Record, jsonl_records
+from fbocli.mapping import Conversion, MapContext, map_record
+from fbocli.readers import jsonl_records
+from fbocli.report import Tally
 
 MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up is not worth it
 CHUNK_LINES = 1000
@@ -57,8 +59,12 @@ def workers() -> int:
 def serializer(build: Callable[[Conversion], dict[str, Any]], *, ascii_only: bool) -> Serializer:
     """The wire JSON text of one event, exactly as the sinks would have serialized it."""
 
+    # One encoder for every event: ``json.dumps`` with options builds a new one per call.
+    # Same settings as that call, so the same text.
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ascii_only).encode
+
     def serialize(conv: Conversion) -> str:
-        return json.dumps(build(conv), separators=(",", ":"), ensure_ascii=ascii_only)
+        return encode(build(conv))
 
     return serialize
 
@@ -83,84 +89,60 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-# What travels back from a worker, per record: plain tuples pickle several times faster
-# than dataclasses, and unpickling is the main process's cost.
-#   accepted: (line, segment_event, user keys, ((dataset, name, time, id, wire), ...))
-#   other:    (line, status, reason, detail, segment_event, record fields or None)
+# What travels back from a worker, per chunk: its counts (a Tally) and, in input order,
+# only the records the main process must still act on. Plain tuples pickle several times
+# faster than dataclasses, and unpickling is the main process's cost.
+#   accepted: (line, ((dataset, name, time, id, wire or None), ...))
+#   rejected: (line, reason, detail, what the rejects file shows of the record)
 Packed = tuple[Any, ...]
+Mapped = tuple[Tally, list[Packed]]
+_NO_KEYS: Mapping[str, Any] = MappingProxyType({})
 
 
-def map_chunk(chunk: Chunk) -> list[Packed]:
-    """Worker: parse and map one chunk of lines; accepted events come back as wire text.
-
-    Only what the main process needs travels back: the counts' inputs, the journal's
-    identity of each event and its serialized form; a rejected record keeps its message
-    (the rejects file shows it).
-    """
+def map_chunk(chunk: Chunk) -> Mapped:
+    """Worker: parse, map and count one chunk of lines; accepted events come back as
+    wire text (None for validate, which only counts them)."""
     assert _ctx is not None
     source, first_line, lines = chunk
     serialize = _serialize
+    tally = Tally(_ctx.now)
+    add = tally.add
+    ctx = _ctx
     out: list[Packed] = []
     for record in jsonl_records(lines, source, first_line):
-        outcome = map_record(record, _ctx)
-        if outcome.status == "accepted" and serialize is not None:
-            convs = outcome.conversions
+        outcome = map_record(record, ctx)
+        line = record.line
+        add(source, line, outcome)
+        status = outcome.status
+        if status == "accepted":
             out.append(
                 (
-                    record.line,
-                    outcome.segment_event,
-                    tuple(convs[0].user),
+                    line,
                     tuple(
-                        (c.dataset_id, c.event_name, c.event_time, c.event_id, serialize(c))
-                        for c in convs
+                        (
+                            c.dataset_id,
+                            c.event_name,
+                            c.event_time,
+                            c.event_id,
+                            None if serialize is None else serialize(c),
+                        )
+                        for c in outcome.conversions
                     ),
                 )
             )
-            continue
-        kept: object = None
-        if outcome.status == "rejected":
-            kept = (record.message, record.error, record.detail, record.raw, record.dayfirst)
-        elif outcome.status == "accepted":  # validate: no wire text, keep the conversions
-            kept = outcome.conversions
-        out.append(
-            (
-                record.line,
-                outcome.status,
-                outcome.reason,
-                outcome.detail,
-                outcome.segment_event,
-                kept,
-            )
-        )
-    return out
+        elif status == "rejected":
+            kept = record.message if record.error is None else record.raw
+            out.append((line, outcome.reason, outcome.detail, kept))
+    return tally, out
 
 
-_USER_KEYS: dict[tuple[str, ...], dict[str, Any]] = {}
-
-
-def _unpack(source: str, packed: Packed) -> tuple[Record, Outcome]:
-    """Main process: a worker's tuple back into (Record, Outcome) for the pipeline."""
-    if len(packed) == 4:
-        line, segment_event, keys, convs = packed
-        # Counting only asks which match keys the first event has; share one dict per
-        # key set (never mutated) instead of carrying the hashes back.
-        user = _USER_KEYS.get(keys)
-        if user is None:
-            user = _USER_KEYS.setdefault(keys, dict.fromkeys(keys, ""))
-        conversions = [
-            Conversion(ds, name, when, event_id, user, {}, None, source, line, wire)
-            for ds, name, when, event_id, wire in convs
-        ]
-        record = Record(source, line, None)
-        return record, Outcome("accepted", conversions=conversions, segment_event=segment_event)
-    line, status, reason, detail, segment_event, kept = packed
-    if status == "rejected":
-        message, error, rec_detail, raw, dayfirst = kept
-        record = Record(source, line, message, error, rec_detail, raw, dayfirst)
-        return record, Outcome(status, reason, detail, segment_event=segment_event)
-    conversions = kept if status == "accepted" else []
-    outcome = Outcome(status, reason, detail, conversions, segment_event)
-    return Record(source, line, None), outcome
+def conversions(source: str, line: int, packed: tuple[Any, ...]) -> list[Conversion]:
+    """Main process: the events of one accepted record, as the batcher and sinks need
+    them (identity, position and wire text; the hashed keys stayed in the worker)."""
+    return [
+        Conversion(ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, wire)
+        for ds, name, when, event_id, wire in packed
+    ]
 
 
 class MappingPool:
@@ -173,20 +155,19 @@ class MappingPool:
         self.processes = processes
         self._pool: Pool = context.Pool(processes, initializer=_init, initargs=(ctx, serialize))
 
-    def map(self, chunks: Iterator[Chunk]) -> Iterator[tuple[Record, Outcome]]:
-        """Mapped records in input order; at most a few chunks per worker in flight."""
-        pending: deque[tuple[str, AsyncResult[list[Packed]]]] = deque()
+    def map(self, chunks: Iterator[Chunk]) -> Iterator[tuple[str, Tally, list[Packed]]]:
+        """(source, counts, records to act on) per chunk, in input order; at most a few
+        chunks per worker in flight."""
+        pending: deque[tuple[str, AsyncResult[Mapped]]] = deque()
         limit = self.processes * AHEAD_PER_WORKER
         for chunk in chunks:
             pending.append((chunk[0], self._pool.apply_async(map_chunk, (chunk,))))
             if len(pending) >= limit:
                 source, result = pending.popleft()
-                for packed in result.get():
-                    yield _unpack(source, packed)
+                yield (source, *result.get())
         while pending:
             source, result = pending.popleft()
-            for packed in result.get():
-                yield _unpack(source, packed)
+            yield (source, *result.get())
 
     def close(self) -> None:
         self._pool.close()

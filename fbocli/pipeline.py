@@ -9,7 +9,7 @@ from typing import BinaryIO, Literal
 from fbocli.batching import Batcher, Keep
 from fbocli.errors import Interrupted, UsageError
 from fbocli.mapping import MapContext, Outcome, map_record
-from fbocli.parallel import CHUNK_LINES, MappingPool, min_bytes, workers
+from fbocli.parallel import CHUNK_LINES, MappingPool, conversions, min_bytes, workers
 from fbocli.readers import InputReader, Record, open_input
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
@@ -53,25 +53,35 @@ def run(
             stack.callback(pool.terminate)  # also on Ctrl-C: never leave workers behind
         try:
             done = 0
+            add = batcher.add
             for reader in readers:
                 if pool is not None and reader.chunkable:
-                    stream = pool.map(reader.line_chunks(CHUNK_LINES))
+                    # Workers count each chunk; only rejects and accepted events come back.
+                    for source, tally, items in pool.map(reader.line_chunks(CHUNK_LINES)):
+                        stats.merge(tally)
+                        for item in items:
+                            if len(item) == 2:
+                                for conversion in conversions(source, *item):
+                                    add(conversion)
+                            else:
+                                rejects.write(source, *item)
+                        if progress is not None:
+                            progress(stats, done + reader.bytes_read)
                 else:
-                    stream = mapped(reader.records(), ctx)
-                for record, outcome in stream:
-                    stats.count(record, outcome)
-                    if outcome.status == "rejected":
-                        rejects.write(
-                            record.source,
-                            record.line,
-                            outcome.reason,
-                            outcome.detail,
-                            _record_for_rejects(record),
-                        )
-                    for conversion in outcome.conversions:
-                        batcher.add(conversion)
-                    if progress is not None and stats.read % 512 == 0:
-                        progress(stats, done + reader.bytes_read)
+                    for record, outcome in mapped(reader.records(), ctx):
+                        stats.count(record, outcome)
+                        if outcome.status == "rejected":
+                            rejects.write(
+                                record.source,
+                                record.line,
+                                outcome.reason,
+                                outcome.detail,
+                                _record_for_rejects(record),
+                            )
+                        for conversion in outcome.conversions:
+                            add(conversion)
+                        if progress is not None and stats.read % 512 == 0:
+                            progress(stats, done + reader.bytes_read)
                 done += reader.bytes_read
                 if reader.csv_report is not None:
                     stats.csv_reports.append(reader.csv_report)

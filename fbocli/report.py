@@ -21,6 +21,80 @@ AGE_BUCKETS = ((2, "0–2 days"), (7, "2–7 days"), (28, "7–28 days"), (62, "
 EXAMPLES_PER_REASON = 3
 
 
+def _age_label(now: int, event_time: int) -> str:
+    age_days = (now - event_time) / 86400
+    for limit, label in AGE_BUCKETS:
+        if age_days < limit:
+            return label
+    return AGE_BUCKETS[-1][1]
+
+
+class Tally:
+    """One chunk's counts, made by a mapping worker (fbocli.parallel) and merged into
+    :class:`RunStats` once per chunk: per-record counting in the main process was its
+    largest cost. Match-key coverage is kept per key set (few distinct ones) and
+    expanded on merge; dataset totals are derived from ``by_event``.
+    """
+
+    __slots__ = (
+        "accepted",
+        "ages",
+        "built",
+        "by_event",
+        "examples",
+        "keysets",
+        "now",
+        "read",
+        "reasons",
+        "rejected",
+        "skipped",
+        "skips",
+    )
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+        self.read = self.accepted = self.rejected = self.skipped = self.built = 0
+        self.reasons: Counter[str] = Counter()
+        self.skips: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.keysets: Counter[tuple[str, ...]] = Counter()
+        self.ages: Counter[str] = Counter()
+        self.by_event: Counter[tuple[str, str]] = Counter()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+    def add(self, source: str, line: int, outcome: Outcome) -> None:
+        """What :meth:`RunStats.count` would count for this record."""
+        self.read += 1
+        status = outcome.status
+        if status == "accepted":
+            conversions = outcome.conversions
+            n = len(conversions)
+            self.accepted += 1
+            self.built += n
+            first = conversions[0]
+            self.keysets[tuple(first.user)] += n
+            self.ages[_age_label(self.now, first.event_time)] += n
+            by_event = self.by_event
+            for conv in conversions:
+                by_event[(conv.dataset_id, conv.event_name)] += 1
+        elif status == "rejected":
+            self.rejected += 1
+            reason = outcome.reason
+            self.reasons[reason] += 1
+            examples = self.examples.setdefault(reason, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(f"{source}:{line}: {outcome.detail}")
+        else:
+            self.skipped += 1
+            self.skips[outcome.reason] += 1
+
+
 @dataclass
 class RunStats:
     dry_run: bool = False
@@ -52,6 +126,7 @@ class RunStats:
     # --- counting (pipeline thread) ---------------------------------------------------
 
     def count(self, record: Record, outcome: Outcome) -> None:
+        """Count one mapped record (the in-process path)."""
         self.read += 1
         if outcome.status == "accepted":
             self.accepted += 1
@@ -61,11 +136,7 @@ class RunStats:
             for key in MATCH_KEYS:
                 if key in first.user:
                     self.coverage[key] += n
-            age_days = (self.now - first.event_time) / 86400
-            label = next(
-                (lbl for limit, lbl in AGE_BUCKETS if age_days < limit), AGE_BUCKETS[-1][1]
-            )
-            self.ages[label] += n
+            self.ages[_age_label(self.now, first.event_time)] += n
             for conv in outcome.conversions:
                 self.by_event[(conv.dataset_id, conv.event_name)] += 1
                 self.datasets[conv.dataset_id]["built"] += 1
@@ -79,6 +150,32 @@ class RunStats:
         else:
             self.skipped += 1
             self.skips[outcome.reason] += 1
+
+    def merge(self, tally: Tally) -> None:
+        """Add a mapping worker's counts of one chunk: the same totals as :meth:`count`
+        on each of its records, in one call instead of one per record."""
+        self.read += tally.read
+        self.accepted += tally.accepted
+        self.rejected += tally.rejected
+        self.skipped += tally.skipped
+        self.built += tally.built
+        self.reasons.update(tally.reasons)
+        self.skips.update(tally.skips)
+        for reason, found in tally.examples.items():
+            examples = self.examples[reason]
+            room = EXAMPLES_PER_REASON - len(examples)
+            if room > 0:
+                examples.extend(found[:room])
+        coverage = self.coverage
+        for keys, n in tally.keysets.items():
+            for key in MATCH_KEYS:
+                if key in keys:
+                    coverage[key] += n
+        self.ages.update(tally.ages)
+        self.by_event.update(tally.by_event)
+        datasets = self.datasets
+        for (dataset_id, _), n in tally.by_event.items():
+            datasets[dataset_id]["built"] += n
 
     # --- results (sink threads) -------------------------------------------------------
 

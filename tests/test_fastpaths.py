@@ -251,3 +251,164 @@ def test_stdin_stays_in_process_and_agrees(tmp_path: Path) -> None:
     file_run = _run(tmp_path, "file", ["upload", *_common(path), "--dry-run"], PARALLEL)
     requests = [line for line in piped.stdout.splitlines() if line.startswith(b'{"url"')]
     assert b"\n".join(requests) + b"\n" == file_run["output"]
+
+
+# --- per-chunk counting ------------------------------------------------------------------
+
+
+def _mapped_sample(tmp: Path) -> list[tuple[Any, Any]]:
+    from fbocli.config import load_settings
+    from fbocli.mapping import MapContext, map_record
+
+    ctx = MapContext.create(load_settings(str(SAMPLE_CONFIG)), NOW_TS)
+    return [(r, map_record(r, ctx)) for r in _reader(_input(tmp)).records()]
+
+
+def _stats_view(stats: Any) -> dict[str, Any]:
+    from fbocli.report import RunStats, upload_sections, validate_sections
+
+    assert isinstance(stats, RunStats)
+    return {
+        "summary": stats.summary(),
+        "validate": validate_sections(stats),
+        "upload": upload_sections(stats),
+        "examples": {k: v for k, v in stats.examples.items() if v},
+        "coverage": dict(stats.coverage),
+        "ages": dict(stats.ages),
+        "by_event": dict(stats.by_event),
+        "datasets": {k: dict(v) for k, v in stats.datasets.items()},
+    }
+
+
+def test_chunk_tallies_count_like_count(tmp_path: Path) -> None:
+    """Workers' per-chunk tallies merged into RunStats give exactly the per-record
+    counts (records, reasons, examples, coverage, ages, events), whatever the chunking."""
+    import pickle
+    import random
+
+    from fbocli.report import RunStats, Tally
+
+    mapped = _mapped_sample(tmp_path)
+    expected = RunStats(now=NOW_TS)
+    for record, outcome in mapped:
+        expected.count(record, outcome)
+    assert expected.rejected and expected.skipped and expected.accepted
+    rng = random.Random(7)
+    for size in (1, 2, 3, 1000, None):
+        merged = RunStats(now=NOW_TS)
+        index = 0
+        while index < len(mapped):
+            step = size or rng.randint(1, 50)
+            tally = Tally(NOW_TS)
+            for record, outcome in mapped[index : index + step]:
+                tally.add(record.source, record.line, outcome)
+            merged.merge(pickle.loads(pickle.dumps(tally)))  # as it travels from a worker
+            index += step
+        assert _stats_view(merged) == _stats_view(expected)
+
+
+# --- international phone fast path ---------------------------------------------------------
+
+PHONE_REGIONS = [
+    "GB", "FR", "DE", "CA", "US", "IT", "ES", "NL", "BE", "CH", "AT", "IE", "PT", "SE",
+    "NO", "DK", "FI", "PL", "AU", "NZ", "JP", "IN", "BR", "MX", "AR", "ZA", "SG", "GG",
+    "JE", "IM", "RU", "KZ", "HU", "CZ", "LU", "MC", "SM", "VA", "GR", "TR", "IL", "CN",
+]  # fmt: skip
+
+
+def _slow_phone(value: str, region: str) -> str | None:
+    """norm_phone without its fast paths: what phonenumbers itself says."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(value, region.upper() or None)
+        if phonenumbers.is_possible_number(number):
+            e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return e164.lstrip("+")
+    except phonenumbers.NumberParseException:
+        pass
+    digits = "".join(c for c in value if c in "0123456789").lstrip("0")
+    return digits if len(digits) >= 7 else None
+
+
+def _spell(rng: Any, digits: str) -> str:
+    """The digits as people type them: groups split by spaces, dashes, dots, parens."""
+    out, i = [], 0
+    while i < len(digits):
+        size = rng.randint(1, 4)
+        group = digits[i : i + size]
+        i += size
+        style = rng.random()
+        if style < 0.1 and i < len(digits):
+            group = f"({group})"
+        out.append(group)
+        out.append(rng.choice(["", " ", " ", "-", ".", "  ", " - "]) if i < len(digits) else "")
+    return "".join(out)
+
+
+def _phone_corpus(count: int, seed: int) -> list[tuple[str, str]]:
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        region = rng.choice(PHONE_REGIONS)
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        assert meta is not None
+        lengths = list(meta.general_desc.possible_length) + list(
+            meta.general_desc.possible_length_local_only
+        )
+        size = max(1, rng.choice(lengths) + rng.choice([-2, -1, 0, 0, 0, 0, 1, 2]))
+        body = "".join(rng.choice("0123456789") for _ in range(size))
+        if rng.random() < 0.7:  # mostly a real-looking leading digit
+            example = phonenumbers.example_number(region)
+            if example is not None:
+                nsn = phonenumbers.national_significant_number(example)
+                body = nsn[: rng.randint(1, 3)] + body[3:]
+        prefix = meta.national_prefix or "0"
+        form = rng.random()
+        if form < 0.4:
+            text = f"+{meta.country_code} " + _spell(rng, body)
+        elif form < 0.5:
+            text = f"+{meta.country_code} ({prefix})" + _spell(rng, body)
+        elif form < 0.8:
+            text = _spell(rng, prefix + body)
+        elif form < 0.9:
+            text = _spell(rng, body)
+        else:
+            text = _spell(rng, f"{meta.country_code}" + body)
+        if rng.random() < 0.05:
+            text = f" {text} "
+        home = region if rng.random() < 0.8 else rng.choice(PHONE_REGIONS)
+        cases.append((text, rng.choice([home.lower(), home.lower(), ""])))
+    return cases
+
+
+def test_intl_phone_fast_path_agrees_on_a_corpus() -> None:
+    from fbocli.normalize import _intl_fast_path
+
+    hits = 0
+    for value, region in _phone_corpus(50_000, seed=2026):
+        fast = _intl_fast_path(value, region)
+        if fast is not None:
+            hits += 1
+            assert fast == _slow_phone(value, region), (value, region)
+    assert hits > 15_000  # the fast path covers the common forms, it is not vacuous
+
+
+@settings(max_examples=1200, deadline=None)
+@given(
+    value=st.text(alphabet="+0123456789 ().-", min_size=1, max_size=24)
+    | st.from_regex(r"\+[1-9][0-9]{0,2}[ .-]?[0-9 ().-]{2,20}", fullmatch=True),
+    region=st.sampled_from([r.lower() for r in PHONE_REGIONS] + ["", "xx", "001"]),
+)
+def test_intl_phone_fast_path_agrees_on_any_plain_input(value: str, region: str) -> None:
+    from fbocli.normalize import _intl_fast_path, norm_phone
+
+    fast = _intl_fast_path(value, region)
+    slow = _slow_phone(value, region)
+    if fast is not None:
+        assert fast == slow
+    assert norm_phone(value, region) == slow
