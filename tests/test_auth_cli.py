@@ -27,32 +27,13 @@ from fbocli.graph import GraphClient, RetryPolicy
 from fbocli.secret import Secret
 from fbocli.settings import DEFAULT_API_VERSION
 from tests.fakegraph import VERIFICATION_URI, FakeGraph
+from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "EAAB-test-token-0123456789abWXYZ"
 WEAK = "EAAB-weak-token-0123456789abQRST"  # valid, but without ads_management
 DEVICE = "EAAB-device-token-0123456789DVCE"
 DS1, DS2, GONE = "1234567890123456", "6543210987654321", "7777777777777777"
 ALL_TOKENS = (TOKEN, WEAK, DEVICE)
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring with priority 1 (usable)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if self.store.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError("not found")
 
 
 @pytest.fixture

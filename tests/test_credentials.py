@@ -27,31 +27,10 @@ from fbocli.credentials import (
 )
 from fbocli.errors import AuthError, ExitStatus
 from fbocli.secret import Secret
+from tests.memory_keyring import MemoryKeyring
 
 TOKEN = "EAAB-file-token-0123456789abcd"
 OTHER = "EAAB-keyring-token-9876543210wxyz"
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """An in-memory keyring with priority 1, i.e. a usable backend."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.store[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError("not found") from None
 
 
 class BrokenKeyring(MemoryKeyring):
