@@ -22,11 +22,11 @@ from typing import Any, Literal
 import requests
 from requests.adapters import HTTPAdapter
 
-from fbocli import __version__
+from fbocli import __version__, wire
 from fbocli.errors import ApiVersionError, AuthError, FbocliError, UsageError
 from fbocli.secret import Secret, redact
 
-WireEvent = dict[str, Any] | str  # an event, or its pre-serialized JSON text (parallel)
+WireEvent = dict[str, Any] | bytes  # an event, or its JSON already encoded (wire.dumps)
 
 Api = Literal["conversions", "offline"]
 ErrorKind = Literal[
@@ -386,8 +386,8 @@ class GraphClient:
 
         Raises AuthError (190, permissions) and ApiVersionError (2635), which stop a run;
         everything else is reported per event in the returned :class:`BatchResult`.
-        An event is a dict, or its JSON text already serialized by a mapping worker
-        (``ensure_ascii=False``, compact separators): the body is the same bytes either way.
+        An event is a dict, or its JSON text already serialized by a mapping worker with
+        ``wire.dumps``: the body is the same bytes either way.
         Pass ``result`` to keep what was already settled when an exception (a fatal error,
         or the caller's ``sleep`` abandoning a stopped run) ends a bisection half-way.
         """
@@ -430,7 +430,7 @@ class GraphClient:
         if missing is not None:
             result.failed.extend((i, missing) for i in indices)
             return
-        body = _events_body(extra, [events[i] for i in indices]).encode()
+        body = _events_body(extra, [events[i] for i in indices])
         out = self._request(
             "POST",
             f"{dataset_id}/events",
@@ -615,20 +615,6 @@ class GraphClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _events_body(extra: Mapping[str, Any], events: Sequence[WireEvent]) -> str:
-    """``{**extra, "data": events}`` as compact JSON; pre-serialized events are spliced in.
-
-    Compact JSON is compositional, so joining each event's text gives exactly what one
-    ``json.dumps`` of the whole body gives; the main process then never re-encodes events.
-    """
-    if not any(isinstance(e, str) for e in events):
-        return json.dumps(
-            {**extra, "data": list(events)}, separators=(",", ":"), ensure_ascii=False
-        )
-    parts = [e if isinstance(e, str) else _compact(e) for e in events]
-    head = _compact(dict(extra))[:-1] + "," if extra else "{"
-    return head + '"data":[' + ",".join(parts) + "]}"
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _events_body(extra: Mapping[str, Any], events: Sequence[WireEvent]) -> bytes:
+    """The request body; events the workers pre-serialized are spliced in as they are."""
+    return wire.body(extra, [e if isinstance(e, bytes) else wire.dumps(e) for e in events])

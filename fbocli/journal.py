@@ -53,6 +53,7 @@ _ALREADY_SENT_SQL = (
     " AND s.event_name = json_extract(k.value, '$[0]')"
     " AND s.event_id = json_extract(k.value, '$[1]')"
 )
+_ANY_ROW_SQL = "SELECT 1 FROM sent WHERE dataset_id = ? LIMIT 1"
 _RECORD_SQL = (
     "INSERT OR REPLACE INTO sent (dataset_id, event_name, event_id, batch_id, sent_at)"
     " VALUES (?, ?, ?, ?, ?)"
@@ -105,6 +106,9 @@ class Journal:
         self.path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        # Datasets known to have rows (True) or none (False): while a dataset has none,
+        # checking a batch needs no lookup at all (a first run, every dry run on it).
+        self._has_rows: dict[str, bool] = {}
         try:
             if not path.exists():
                 # Created private before SQLite opens it; -wal/-shm inherit the mode.
@@ -134,13 +138,22 @@ class Journal:
         """The (event_name, event_id) pairs of ``keys`` recorded for ``dataset_id``."""
         if not keys:
             return set()
-        payload = json.dumps([[name, event_id] for name, event_id in dict.fromkeys(keys)])
         with self._lock:
             try:
+                if not self._rows_for(dataset_id):
+                    return set()
+                payload = json.dumps([[name, event_id] for name, event_id in dict.fromkeys(keys)])
                 rows = self._connection().execute(_ALREADY_SENT_SQL, (payload, dataset_id))
                 return {(str(name), str(event_id)) for name, event_id in rows}
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from exc
+
+    def _rows_for(self, dataset_id: str) -> bool:
+        has = self._has_rows.get(dataset_id)
+        if has is None:
+            found = self._connection().execute(_ANY_ROW_SQL, (dataset_id,)).fetchone()
+            has = self._has_rows[dataset_id] = found is not None
+        return has
 
     def record(
         self,
@@ -166,6 +179,7 @@ class Journal:
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise self._error("cannot write", exc) from exc
+            self._has_rows[dataset_id] = True
 
     def prune(self, older_than: float) -> int:
         """Forget events sent before ``older_than`` (epoch seconds); returns how many."""

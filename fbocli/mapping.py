@@ -72,7 +72,7 @@ class Conversion:
     line: int
     # The event's wire JSON text, when a mapping worker already serialized it
     # (fbocli.parallel); the sinks then only concatenate. Not part of the event's identity.
-    wire: str | None = field(default=None, compare=False, repr=False)
+    wire: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

@@ -14,29 +14,33 @@ for them (``FBOCLI_PARALLEL_MIN_BYTES``, a testing aid, lowers the threshold).
 
 from __future__ import annotations
 
-import json
+import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from multiprocessing.pool import AsyncResult, Pool
+from multiprocessing.connection import Connection, wait
+from multiprocessing.synchronize import Lock
 from types import MappingProxyType
 from typing import Any
 
+from fbocli import wire
+from fbocli.errors import FbocliError
 from fbocli.mapping import Conversion, MapContext, map_record
-from fbocli.readers import jsonl_records
+from fbocli.readers import block_lines, jsonl_records
 from fbocli.report import Tally
 
 MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up is not worth it
-CHUNK_LINES = 1000
-AHEAD_PER_WORKER = 4  # chunks in flight per worker: bounds memory, keeps workers busy
+BLOCK_BYTES = 512 * 1024  # ~ 1,000 events per block of lines handed to a worker
+AHEAD_PER_WORKER = 4  # blocks in flight per worker: bounds memory, keeps workers busy
 
-Serializer = Callable[[Conversion], str]
-Chunk = tuple[str, int, list[bytes]]
+Serializer = Callable[[Conversion], bytes]
+Chunk = tuple[str, int, bytes]  # (source, number of the first line, whole lines)
 
 _ctx: MapContext | None = None
 _serialize: Serializer | None = None  # None: the sink needs no wire text (validate)
@@ -56,15 +60,12 @@ def workers() -> int:
         return os.cpu_count() or 1
 
 
-def serializer(build: Callable[[Conversion], dict[str, Any]], *, ascii_only: bool) -> Serializer:
+def serializer(build: Callable[[Conversion], dict[str, Any]]) -> Serializer:
     """The wire JSON text of one event, exactly as the sinks would have serialized it."""
+    dumps = wire.dumps
 
-    # One encoder for every event: ``json.dumps`` with options builds a new one per call.
-    # Same settings as that call, so the same text.
-    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=ascii_only).encode
-
-    def serialize(conv: Conversion) -> str:
-        return encode(build(conv))
+    def serialize(conv: Conversion) -> bytes:
+        return dumps(build(conv))
 
     return serialize
 
@@ -79,6 +80,19 @@ def _init(ctx: MapContext, serialize: Serializer | None) -> None:
     # could still print (a broken result pipe once the main process died) is noise.
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    quiet_gc()
+
+
+def quiet_gc() -> None:
+    """Keep the cyclic garbage collector off what lives for the whole run.
+
+    Parsed records are trees: reference counting frees them, yet their allocations keep
+    triggering collections that walk every object alive, phonenumbers' metadata and the
+    imported modules included (a quarter of a worker's time). Freezing moves what exists
+    now out of the collector's sight; collections still run, for the chunk in hand only.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -89,90 +103,162 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-# What travels back from a worker, per chunk: its counts (a Tally) and, in input order,
-# only the records the main process must still act on. Plain tuples pickle several times
-# faster than dataclasses, and unpickling is the main process's cost.
-#   accepted: (line, ((dataset, name, time, id, wire or None), ...))
+# What travels back from a worker, per block: its counts (a Tally) and only what the main
+# process must still act on, in input order: rejects for the rejects file and accepted
+# events for the batcher. Flat tuples: unpickling is the main process's cost, and plain
+# tuples unpickle several times faster than dataclasses.
 #   rejected: (line, reason, detail, what the rejects file shows of the record)
+#   events:   (dataset, name, time, id, wire or None, line)
 Packed = tuple[Any, ...]
-Mapped = tuple[Tally, list[Packed]]
+Mapped = tuple[Tally, list[Packed], list[Packed]]
 _NO_KEYS: Mapping[str, Any] = MappingProxyType({})
 
 
 def map_chunk(chunk: Chunk) -> Mapped:
-    """Worker: parse, map and count one chunk of lines; accepted events come back as
-    wire text (None for validate, which only counts them)."""
+    """Worker: parse, map and count one block of lines; accepted events come back as
+    wire bytes (None for validate, which only counts them)."""
     assert _ctx is not None
-    source, first_line, lines = chunk
+    source, first_line, block = chunk
     serialize = _serialize
     tally = Tally(_ctx.now)
     add = tally.add
     ctx = _ctx
-    out: list[Packed] = []
-    for record in jsonl_records(lines, source, first_line):
+    rejected: list[Packed] = []
+    events: list[Packed] = []
+    keep = events.append
+    for record in jsonl_records(block_lines(block), source, first_line):
         outcome = map_record(record, ctx)
         line = record.line
         add(source, line, outcome)
         status = outcome.status
         if status == "accepted":
-            out.append(
-                (
-                    line,
-                    tuple(
-                        (
-                            c.dataset_id,
-                            c.event_name,
-                            c.event_time,
-                            c.event_id,
-                            None if serialize is None else serialize(c),
-                        )
-                        for c in outcome.conversions
-                    ),
-                )
-            )
+            for c in outcome.conversions:
+                wire = None if serialize is None else serialize(c)
+                keep((c.dataset_id, c.event_name, c.event_time, c.event_id, wire, line))
         elif status == "rejected":
             kept = record.message if record.error is None else record.raw
-            out.append((line, outcome.reason, outcome.detail, kept))
-    return tally, out
+            rejected.append((line, outcome.reason, outcome.detail, kept))
+    return tally, rejected, events
 
 
-def conversions(source: str, line: int, packed: tuple[Any, ...]) -> list[Conversion]:
-    """Main process: the events of one accepted record, as the batcher and sinks need
-    them (identity, position and wire text; the hashed keys stayed in the worker)."""
-    return [
-        Conversion(ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, wire)
-        for ds, name, when, event_id, wire in packed
-    ]
+def conversions(source: str, events: list[Packed]) -> Iterator[Conversion]:
+    """Main process: accepted events as the batcher and sinks need them (identity,
+    position and wire bytes; the hashed keys stayed in the worker)."""
+    for ds, name, when, event_id, text, line in events:
+        yield Conversion(ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, text)
 
 
 class MappingPool:
-    """A pool of mapping workers, started once per run and stopped with it."""
+    """Mapping worker processes, started once per run and stopped with it.
+
+    Not ``multiprocessing.Pool``: its worker-handler thread wakes up whenever a result is
+    waiting to be read and its result-handler thread unpickles in the background, which
+    together cost the main process about a quarter of its CPU here. This pool has no
+    thread of its own besides the task queue's feeder (so putting a block never blocks
+    the main thread): workers take blocks from one queue, so an idle worker takes the
+    next; each result goes back, tagged with its block's number, through one pipe that
+    the main thread reads itself and puts back in input order.
+    """
 
     def __init__(self, ctx: MapContext, serialize: Serializer | None, processes: int) -> None:
         # fork: workers inherit the imported modules and warm caches instantly. The run
         # starts the pool before any sender thread exists.
         context = multiprocessing.get_context("fork")
         self.processes = processes
-        self._pool: Pool = context.Pool(processes, initializer=_init, initargs=(ctx, serialize))
+        self._tasks: multiprocessing.Queue[tuple[int, Chunk] | None] = context.Queue()
+        self._results, writer = context.Pipe(duplex=False)
+        lock = context.Lock()  # one result at a time through the shared pipe
+        self._workers = [
+            context.Process(
+                target=_serve,
+                args=(self._tasks, writer, lock, ctx, serialize),
+                name=f"fbocli-map-{n}",
+                daemon=True,
+            )
+            for n in range(processes)
+        ]
+        for worker in self._workers:
+            worker.start()
+        writer.close()  # the workers hold it now: when all are gone, reading ends
 
-    def map(self, chunks: Iterator[Chunk]) -> Iterator[tuple[str, Tally, list[Packed]]]:
-        """(source, counts, records to act on) per chunk, in input order; at most a few
-        chunks per worker in flight."""
-        pending: deque[tuple[str, AsyncResult[Mapped]]] = deque()
+    def map(self, chunks: Iterator[Chunk]) -> Iterator[tuple[str, *Mapped]]:
+        """(source, counts, rejects, events) per block, in input order; at most a few
+        blocks per worker in flight."""
+        sources: deque[str] = deque()
+        early: dict[int, Mapped] = {}  # results that arrived before their turn
         limit = self.processes * AHEAD_PER_WORKER
+        sent = done = 0
         for chunk in chunks:
-            pending.append((chunk[0], self._pool.apply_async(map_chunk, (chunk,))))
-            if len(pending) >= limit:
-                source, result = pending.popleft()
-                yield (source, *result.get())
-        while pending:
-            source, result = pending.popleft()
-            yield (source, *result.get())
+            self._tasks.put((sent, chunk))
+            sources.append(chunk[0])
+            sent += 1
+            if sent - done >= limit:
+                yield (sources.popleft(), *self._result(done, early))
+                done += 1
+        while done < sent:
+            yield (sources.popleft(), *self._result(done, early))
+            done += 1
+
+    def _result(self, number: int, early: dict[int, Mapped]) -> Mapped:
+        while number not in early:
+            ready = wait([self._results, *(w.sentinel for w in self._workers)])
+            if self._results not in ready:
+                dead = next(w for w in self._workers if w.sentinel in ready)
+                raise WorkerDied(dead.exitcode)
+            got, result = pickle.loads(self._results.recv_bytes())
+            if isinstance(result, BaseException):
+                raise result
+            early[got] = result
+        return early.pop(number)
 
     def close(self) -> None:
-        self._pool.close()
-        self._pool.join()
+        """Let the workers finish and exit (the end of a run)."""
+        for _ in self._workers:
+            self._tasks.put(None)
+        for worker in self._workers:
+            worker.join()
+        self._tasks.close()
+        self._results.close()
 
     def terminate(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        """Stop the workers now (Ctrl-C, an error); safe after :meth:`close`."""
+        for worker in self._workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in self._workers:
+            worker.join()
+        self._tasks.cancel_join_thread()  # blocks never taken need not be flushed
+        self._tasks.close()
+        self._results.close()
+
+
+class WorkerDied(FbocliError):
+    """A mapping worker was killed from outside (out of memory, ``kill``)."""
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(
+            f"a mapping worker process died (exit status {code})",
+            hint="nothing was lost: acknowledged batches are journaled; run the same "
+            "command again to send the rest",
+        )
+
+
+def _serve(
+    tasks: multiprocessing.Queue[tuple[int, Chunk] | None],
+    results: Connection,
+    lock: Lock,
+    ctx: MapContext,
+    serialize: Serializer | None,
+) -> None:
+    """A worker's life: map blocks until told to stop."""
+    _init(ctx, serialize)
+    while (task := tasks.get()) is not None:
+        number, chunk = task
+        result: Mapped | BaseException
+        try:
+            result = map_chunk(chunk)
+        except Exception as exc:  # a bug: the main process raises it  # pragma: no cover
+            result = RuntimeError(f"mapping worker: {exc.__class__.__name__}: {exc}")
+        data = pickle.dumps((number, result), pickle.HIGHEST_PROTOCOL)
+        with lock:
+            results.send_bytes(data)

@@ -6,7 +6,7 @@ dry run and the upload build their requests here, so what a dry run writes is wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -142,8 +142,3 @@ def request_url(settings: Settings, dataset_id: str) -> str:
     """The events endpoint; the same path serves both APIs (event set id = dataset id)."""
     d = settings.destination
     return f"{d.graph_url}/{d.api_version}/{dataset_id}/events"
-
-
-def request_body(extra: dict[str, Any], events: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A request body as the dry run writes it (no token: it travels in a header)."""
-    return {**extra, "data": list(events)}

@@ -9,7 +9,7 @@ from typing import BinaryIO, Literal
 from fbocli.batching import Batcher, Keep
 from fbocli.errors import Interrupted, UsageError
 from fbocli.mapping import MapContext, Outcome, map_record
-from fbocli.parallel import CHUNK_LINES, MappingPool, conversions, min_bytes, workers
+from fbocli.parallel import BLOCK_BYTES, MappingPool, conversions, min_bytes, workers
 from fbocli.readers import InputReader, Record, open_input
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
@@ -57,14 +57,13 @@ def run(
             for reader in readers:
                 if pool is not None and reader.chunkable:
                     # Workers count each chunk; only rejects and accepted events come back.
-                    for source, tally, items in pool.map(reader.line_chunks(CHUNK_LINES)):
+                    blocks = reader.line_blocks(BLOCK_BYTES)
+                    for source, tally, rejected, events in pool.map(blocks):
                         stats.merge(tally)
-                        for item in items:
-                            if len(item) == 2:
-                                for conversion in conversions(source, *item):
-                                    add(conversion)
-                            else:
-                                rejects.write(source, *item)
+                        for item in rejected:
+                            rejects.write(source, *item)
+                        for conversion in conversions(source, events):
+                            add(conversion)
                         if progress is not None:
                             progress(stats, done + reader.bytes_read)
                 else:

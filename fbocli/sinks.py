@@ -11,13 +11,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Protocol
 
+from fbocli import wire
 from fbocli.batching import Keep
 from fbocli.errors import FbocliError, LocalWriteError, StateError
 from fbocli.graph import BatchResult, GraphClient, WireEvent
 from fbocli.journal import Journal
 from fbocli.mapping import Conversion
 from fbocli.parallel import Serializer, serializer
-from fbocli.payload import EventBuilder, request_body, request_url
+from fbocli.payload import EventBuilder, request_url
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
 from fbocli.settings import Settings
@@ -67,47 +68,49 @@ class DryRunSink(CountingSink):
         self.settings = settings
         self.build = build
         self.extra = extra
-        self._own = False
-        self._out: IO[str] | None = None
+        # Request lines are bytes (the bodies' exact bytes); standard output takes text.
+        self._out: IO[bytes] | None = None
+        self._stdout: IO[str] | None = None
         if output == "-":
-            self._out = stdout
+            self._stdout = stdout
         elif output:
             try:
                 Path(output).parent.mkdir(parents=True, exist_ok=True)
-                self._out = open(output, "w", encoding="utf-8")  # noqa: SIM115
+                self._out = open(output, "wb")  # noqa: SIM115
             except OSError as exc:
                 raise StateError(f"cannot write --output {output}: {exc.strerror or exc}") from None
-            self._own = True
 
     def serializer(self) -> Serializer | None:
         """How mapping workers pre-serialize events for this sink (None: not needed)."""
-        return serializer(self.build, ascii_only=True) if self._out is not None else None
+        return serializer(self.build) if self._writes else None
+
+    @property
+    def _writes(self) -> bool:
+        return self._out is not None or self._stdout is not None
 
     def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
-        if self._out is not None:
+        if self._writes:
             self._write(self._request_line(dataset_id, batch))
         super().submit(dataset_id, batch)
 
-    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> str:
-        url = request_url(self.settings, dataset_id)
-        if all(c.wire is not None for c in batch):
-            # Pre-serialized by the mapping workers: the same text, spliced.
-            head = json.dumps(self.extra, separators=(",", ":"))[:-1]
-            head = head + "," if self.extra else "{"
-            events = ",".join(c.wire for c in batch if c.wire is not None)
-            return f'{{"url":{json.dumps(url)},"body":{head}"data":[{events}]}}}}\n'
-        line = {"url": url, "body": request_body(self.extra, [self.build(c) for c in batch])}
-        return json.dumps(line, separators=(",", ":")) + "\n"
+    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> bytes:
+        # Events the mapping workers pre-serialized are spliced in; the rest are encoded
+        # here by the same function, so the bytes never depend on the path.
+        events = [c.wire if c.wire is not None else wire.dumps(self.build(c)) for c in batch]
+        url = wire.dumps(request_url(self.settings, dataset_id))
+        return b"".join((b'{"url":', url, b',"body":', wire.body(self.extra, events), b"}\n"))
 
-    def _write(self, text: str) -> None:
-        assert self._out is not None
+    def _write(self, line: bytes) -> None:
         try:
-            self._out.write(text)
+            if self._out is not None:
+                self._out.write(line)
+            elif self._stdout is not None:
+                self._stdout.write(line.decode())
         except OSError as exc:
             raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
 
     def close(self) -> None:
-        if self._own and self._out is not None and not self._out.closed:
+        if self._out is not None and not self._out.closed:
             try:
                 self._out.close()
             except OSError as exc:
@@ -250,7 +253,7 @@ class UploadSink:
         for index, message in result.rejected:
             conv = batch[index]
             event = events[index]
-            record = json.loads(event) if isinstance(event, str) else event
+            record = json.loads(event) if isinstance(event, bytes) else event
             try:
                 self.rejects.write(conv.source, conv.line, "api_rejected", message, record)
             except FbocliError as error:  # a full disk: stop the run; the counts stay whole
@@ -280,7 +283,7 @@ class UploadSink:
 
     def serializer(self) -> Serializer:
         """Mapping workers pre-serialize events exactly as GraphClient would."""
-        return serializer(self.build, ascii_only=False)
+        return serializer(self.build)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

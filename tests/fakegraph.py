@@ -31,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 JSON = dict[str, Any]
 
 DAY = 86400
@@ -343,18 +345,19 @@ _LEGACY_KEYS = {
     ),
     "lead_id": _DIGITS,
 }
-_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
+_HEX = "0123456789abcdef"
+
+
+def _hex64(value: object) -> bool:
+    """``[0-9a-f]{64}``: what is left after stripping hex digits is nothing."""
+    return type(value) is str and len(value) == 64 and not value.strip(_HEX)
 
 
 def _key_ok(kind: int, value: object) -> bool:
     if kind == _HASH:
-        return type(value) is str and _hex64(value) is not None
+        return _hex64(value)
     if kind == _HASH_LIST:
-        return (
-            type(value) is list
-            and bool(value)
-            and all(type(v) is str and _hex64(v) is not None for v in value)
-        )
+        return type(value) is list and bool(value) and all(_hex64(v) for v in value)
     if kind == _STRING_LIST:
         return type(value) is list and bool(value) and all(type(v) is str and v for v in value)
     if kind == _INT:
@@ -471,7 +474,7 @@ def _parse_params(query: str, headers: dict[str, str], body: bytes) -> JSON:
             params.update({k: v[-1] for k, v in form.items()})
         else:
             try:
-                parsed = json.loads(body)
+                parsed = _loads(body)
             except ValueError as exc:
                 raise _BadBody("The request body is not valid JSON.") from exc
             if not isinstance(parsed, dict):
@@ -484,6 +487,15 @@ def _parse_params(query: str, headers: dict[str, str], body: bytes) -> JSON:
         except ValueError as exc:
             raise _BadBody("(#100) param data must be an array.") from exc
     return params
+
+
+def _loads(body: bytes) -> Any:
+    """JSON as the standard library reads it; orjson first, for the benchmark's sake (where
+    it refuses what the standard library takes, e.g. NaN, the standard library decides)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _bearer(headers: dict[str, str]) -> str | None:

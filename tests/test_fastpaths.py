@@ -3,7 +3,7 @@
 * the parallel pipeline (fbocli.parallel) writes byte-identical requests, rejects and
   summaries to the in-process one, for validate, dry run and upload (real subprocesses,
   real fake Graph API);
-* pre-serialized bodies equal ``json.dumps`` of the whole body;
+* pre-serialized bodies equal one encoding of the whole body;
 * memoized match keys and PII-key checks equal the uncached functions;
 * chunked reading numbers lines exactly as the record reader does.
 """
@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fbocli import mapping
+from fbocli import mapping, wire
 from fbocli.graph import _events_body
 from fbocli.normalize import norm_gender, norm_name, norm_state, norm_zip
 from fbocli.readers import InputReader
@@ -143,12 +145,26 @@ def test_parallel_upload_sends_the_same_events(tmp_path: Path) -> None:
 
 # --- pre-serialized request bodies -----------------------------------------------------
 
+# Mapping lets only finite numbers through (tests/test_fuzz.py), so none are generated.
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=10,
 )
 _events = st.lists(st.dictionaries(st.text(max_size=8), _json_values, max_size=4), max_size=5)
+
+
+def _fits_64_bits(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(_fits_64_bits(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_fits_64_bits(v) for v in value)
+    return not isinstance(value, int) or -(2**63) <= value < 2**64
 
 
 @settings(max_examples=300, deadline=None)
@@ -157,15 +173,26 @@ _events = st.lists(st.dictionaries(st.text(max_size=8), _json_values, max_size=4
     events=_events,
     spliced=st.lists(st.booleans(), min_size=5, max_size=5),
 )
-def test_spliced_body_equals_json_dumps(
+def test_spliced_body_equals_one_encoding_of_the_body(
     extra: dict[str, str], events: list[dict[str, Any]], spliced: list[bool]
 ) -> None:
-    wire: list[dict[str, Any] | str] = [
-        json.dumps(e, separators=(",", ":"), ensure_ascii=False) if s else e
-        for e, s in zip(events, spliced, strict=False)
+    pre: list[dict[str, Any] | bytes] = [
+        wire.dumps(e) if s else e for e, s in zip(events, spliced, strict=False)
     ]
-    expected = json.dumps({**extra, "data": events}, separators=(",", ":"), ensure_ascii=False)
-    assert _events_body(extra, wire) == expected
+    body = _events_body(extra, pre)
+    # The same JSON value, with its types (1 is not 1.0) and key order ...
+    parsed = json.loads(body)
+    assert repr(parsed) == repr({**extra, "data": events})
+    # ... and, compact JSON being compositional, the same bytes as one encoding of the
+    # whole body (an integer beyond 64 bits makes that one encoding take json.dumps).
+    if _fits_64_bits(events):
+        assert body == wire.dumps({**extra, "data": events})
+
+
+def test_wire_json_is_compact_utf8_and_takes_any_integer() -> None:
+    assert wire.dumps({"a": [1, 2.5, "é"], "b": None}) == '{"a":[1,2.5,"é"],"b":null}'.encode()
+    assert wire.dumps({"n": 2**70, "x": 0.5}) == b'{"n":1180591620717411303424,"x":0.5}'
+    assert json.loads(wire.dumps({"n": -(2**64), "s": "\n"})) == {"n": -(2**64), "s": "\n"}
 
 
 # --- memoized match keys -----------------------------------------------------------------
@@ -219,18 +246,23 @@ def test_pii_key_memo_matches_the_regex(key: str) -> None:
 # --- chunked reading ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("size", [1, 2, 3, 1000])
-def test_line_chunks_number_lines_like_records(tmp_path: Path, size: int) -> None:
-    from fbocli.readers import jsonl_records
+@pytest.mark.parametrize("size", [1, 2, 3, 100, 1000, 1 << 20])
+@pytest.mark.parametrize("ending", [b"\n", b""])
+def test_line_blocks_number_lines_like_records(tmp_path: Path, size: int, ending: bytes) -> None:
+    from fbocli.readers import block_lines, jsonl_records
 
     path = _input(tmp_path)
+    path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n\n  \n" + b'{"bad"' + ending)
     expected = [(r.source, r.line, r.message, r.error) for r in _reader(path).records()]
+    blocks = list(_reader(path).line_blocks(size))
+    assert b"".join(block for _, _, block in blocks) == path.read_bytes()
     got = [
         (r.source, r.line, r.message, r.error)
-        for source, first, lines in _reader(path).line_chunks(size)
-        for r in jsonl_records(lines, source, first)
+        for source, first, block in blocks
+        for r in jsonl_records(block_lines(block), source, first)
     ]
     assert got == expected
+    assert got[-1][1:] == (len(path.read_bytes().splitlines()), None, "invalid_json")
 
 
 def _reader(path: Path) -> InputReader:
@@ -412,3 +444,43 @@ def test_intl_phone_fast_path_agrees_on_any_plain_input(value: str, region: str)
     if fast is not None:
         assert fast == slow
     assert norm_phone(value, region) == slow
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_a_killed_mapping_worker_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(SAMPLE.read_bytes() * 150)  # ~54,000 records: seconds of work
+    env = {
+        **os.environ,
+        **PARALLEL,
+        "FBOCLI_STATE_DIR": str(tmp_path / "state"),
+        "FBOCLI_CONFIG": "",
+    }
+    args = [sys.executable, "-m", "fbocli", "upload", *_common(path), "--dry-run"]
+    args += ["--output", str(tmp_path / "out.jsonl"), "--rejects", str(tmp_path / "r.jsonl")]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (workers := _children(proc.pid)) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert workers, "the run ended before its mapping workers could be seen"
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)  # a hang fails here
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 1, err
+    assert b"a mapping worker process died (exit status -9)" in err

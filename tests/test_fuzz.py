@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from fbocli import commands
 from fbocli.commands import RunOptions
 from fbocli.config import parse_settings
+from fbocli.graph import _events_body
 from fbocli.mapping import MapContext, map_record
 from fbocli.payload import event_builder
 from fbocli.readers import open_input
@@ -393,4 +394,4 @@ def test_lone_surrogate_never_reaches_a_request_body(fields: dict[str, Any]) -> 
     outcome = map_record(record, ctx)
     for conversion in outcome.conversions:
         body = {"data": [event_builder(settings)(conversion)]}
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()  # as graph.py
+        _events_body({}, body["data"]).encode()  # as graph.py

@@ -129,6 +129,25 @@ def test_a_2000_key_lookup_is_one_statement_using_the_primary_key(journal: Journ
     assert "SCAN s" not in plan
 
 
+def test_a_dataset_without_rows_is_checked_without_a_lookup(tmp_path: Path) -> None:
+    """First runs and dry runs pay nothing per batch; once a dataset has a row (recorded
+    by this process or found on disk), every batch is looked up again."""
+    path = tmp_path / "j.sqlite3"
+    with Journal(path) as first:
+        statements: list[str] = []
+        assert first._conn is not None
+        first._conn.set_trace_callback(statements.append)
+        keys = [("Purchase", f"e{i}") for i in range(1000)]
+        assert first.already_sent("ds", keys) == set()
+        assert first.already_sent("ds", keys) == set()
+        assert sum("json_each" in s for s in statements) == 0
+        first.record("ds", keys[:3], "b1")
+        assert first.already_sent("ds", keys) == set(keys[:3])
+        assert first.already_sent("other", keys) == set()
+    with Journal(path) as second:  # rows from an earlier run
+        assert second.already_sent("ds", keys) == set(keys[:3])
+
+
 def test_keys_with_quotes_and_unicode_round_trip(journal: Journal) -> None:
     odd = [("Purchase", "o\"'\\ne, ü 🛒"), ("Custom Event ✓", "[1, 2]")]
     journal.record("ds", odd, "b")

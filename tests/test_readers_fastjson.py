@@ -1,0 +1,131 @@
+"""orjson's fast path agrees with the standard decoder wherever it answers.
+
+``readers.fast_parse`` hands a line to orjson unless it holds a run of 19+ digits; when
+orjson fails the line takes the standard path (``parse_json``) for its exact message. So
+the property to hold is: whenever ``fast_parse`` returns a value, ``parse_json`` accepts
+the same text and returns the same value, with the same types and key order.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fbocli.readers import _SLOW, fast_parse, jsonl_records, parse_json
+
+
+def _same(a: object, b: object) -> bool:
+    # repr tells 1 from 1.0 from True, 0.0 from -0.0, and shows dict order.
+    return type(a) is type(b) and repr(a) == repr(b)
+
+
+def _agree(body: bytes) -> None:
+    fast = fast_parse(body)
+    if fast is _SLOW:
+        return
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:  # pragma: no cover - the failure this test exists for
+        pytest.fail(f"orjson accepted invalid UTF-8: {body!r}")
+    value, error = parse_json(text)
+    assert error is None, f"orjson accepted what the standard path rejects: {body!r}: {error}"
+    assert _same(fast, value), (body, fast, value)
+
+
+_numbers = st.one_of(
+    st.integers(),
+    st.integers(min_value=-(2**80), max_value=2**80),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, -0.0, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 2**64 - 1, 2**64]),
+)
+_json = st.recursive(
+    st.one_of(st.none(), st.booleans(), _numbers, st.text()),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(value=_json, ascii_only=st.booleans())
+def test_serialized_json(value: Any, ascii_only: bool) -> None:
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    _agree(text.encode("utf-8", "surrogatepass"))
+
+
+_JSONISH = '{}[],:"\\ \t0123456789-+.eEtruefalsnNIiyu\x00\x1f\x7féd8a'
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.text(alphabet=_JSONISH, max_size=40))
+def test_json_like_text(text: str) -> None:
+    _agree(text.encode("utf-8"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(body=st.binary(max_size=40))
+def test_arbitrary_bytes(body: bytes) -> None:
+    _agree(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"1e999",
+        b"-1e999",
+        b"[1E400]",
+        b"NaN",
+        b"[Infinity]",
+        b"-Infinity",
+        b"123456789012345678901234567890",
+        b"18446744073709551616",
+        b"-9223372036854775809",
+        b"9999999999999999999",
+        b'"\\ud800"',
+        b'"\\udc00\\ud800"',
+        b'"\\ud83d\\ude00"',
+        b'"\xed\xa0\x80"',
+        b'"\xc0\xaf"',
+        b'{"a":1,"b":2,"a":3}',
+        b'{"a":1,}',
+        b"[" * 2000 + b"]" * 2000,
+        b"1" + b"0" * 5000,
+        b'"a\x01"',
+        b"0.1e-400",
+        b"-0",
+        b"-0.0",
+    ],
+)
+def test_edge_cases(body: bytes) -> None:
+    _agree(body)
+
+
+def test_a_long_digit_run_takes_the_standard_path() -> None:
+    assert fast_parse(b"123456789012345678901234567890") is _SLOW
+    assert fast_parse(b'{"id":"1234567890123456789"}') is _SLOW
+    assert fast_parse(b'{"id":"123456789012345678"}') == {"id": "123456789012345678"}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b"NaN", "NaN is not valid JSON"),
+        (b"1e999", "number out of range"),
+        (b'"\\ud800"', "lone UTF-16 surrogate"),
+        (b"\xff", "invalid UTF-8 at byte 0"),
+        (b"123456789012345678901234567890", None),
+    ],
+)
+def test_records_keep_the_standard_answers(line: bytes, reason: str | None) -> None:
+    (record,) = jsonl_records([line], "in.jsonl")
+    if reason is None:
+        assert record.error is None
+        assert record.message == 123456789012345678901234567890
+    else:
+        assert record.error == "invalid_json"
+        assert reason in record.detail
