@@ -13,11 +13,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from fbocli.credentials import resolve_token
 from fbocli.errors import AuthError, ExitStatus, FbocliError, UsageError
-from fbocli.graph import GraphClient, RetryPolicy
 from fbocli.journal import Journal, StateLock, resolve_state_dir
 from fbocli.payload import body_extra, event_builder, legacy_warning, targets_meta
 from fbocli.pipeline import Format, run
@@ -27,6 +26,9 @@ from fbocli.report import RunStats, render, upload_sections, validate_sections
 from fbocli.secret import Secret
 from fbocli.settings import Settings
 from fbocli.sinks import Abandoned, CountingSink, DryRunSink, Sink, UploadSink, journal_filter
+
+if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
+    from fbocli.graph import GraphClient
 
 JOURNAL_FILE = "journal.sqlite3"
 PRUNE_DAYS = 63  # past Meta's 62-day window an event can never be sent again anyway
@@ -223,6 +225,8 @@ def _token() -> Secret:
 def _client(
     settings: Settings, token: Secret, stop: threading.Event, display: ProgressDisplay
 ) -> GraphClient:
+    from fbocli.graph import GraphClient, RetryPolicy
+
     def wait(seconds: float) -> None:
         """Backoff waits end at once when the run stops (Ctrl-C or a fatal error)."""
         if stop.wait(seconds):

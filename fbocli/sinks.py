@@ -9,12 +9,11 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from fbocli import wire
 from fbocli.batching import Keep
 from fbocli.errors import FbocliError, LocalWriteError, StateError
-from fbocli.graph import BatchResult, GraphClient, WireEvent
 from fbocli.journal import Journal
 from fbocli.mapping import Conversion
 from fbocli.parallel import Serializer, serializer
@@ -22,6 +21,9 @@ from fbocli.payload import EventBuilder, request_url
 from fbocli.rejects import RejectsWriter
 from fbocli.report import RunStats
 from fbocli.settings import Settings
+
+if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
+    from fbocli.graph import BatchResult, GraphClient, WireEvent
 
 
 class Sink(Protocol):
@@ -207,6 +209,8 @@ class UploadSink:
         if self.stop.is_set():
             self._fail(dataset_id, len(batch), STOPPED)
             return
+        from fbocli.graph import BatchResult
+
         events: list[WireEvent] = [c.wire if c.wire is not None else self.build(c) for c in batch]
         result = BatchResult()  # filled as Meta answers, so a bisection cut short keeps its part
         unsettled = STOPPED
