@@ -95,19 +95,23 @@ class DryRunSink(CountingSink):
             self._write(self._request_line(dataset_id, batch))
         super().submit(dataset_id, batch)
 
-    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> bytes:
-        # Events the mapping workers pre-serialized are spliced in; the rest are encoded
-        # here by the same function, so the bytes never depend on the path.
+    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> tuple[bytes, ...]:
+        """``{"url": ..., "body": ...}`` and a newline, in pieces (the body is not copied).
+
+        Events the mapping workers pre-serialized are spliced in; the rest are encoded
+        here by the same function, so the bytes never depend on the path.
+        """
         events = [c.wire if c.wire is not None else wire.dumps(self.build(c)) for c in batch]
         url = wire.dumps(request_url(self.settings, dataset_id))
-        return b"".join((b'{"url":', url, b',"body":', wire.body(self.extra, events), b"}\n"))
+        return b'{"url":' + url + b',"body":', wire.body(self.extra, events), b"}\n"
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, pieces: tuple[bytes, ...]) -> None:
         try:
             if self._out is not None:
-                self._out.write(line)
+                for piece in pieces:
+                    self._out.write(piece)
             elif self._stdout is not None:
-                self._stdout.write(line.decode())
+                self._stdout.write(b"".join(pieces).decode())
         except OSError as exc:
             raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
 

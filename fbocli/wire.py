@@ -29,6 +29,14 @@ def dumps(value: Any) -> bytes:
 
 
 def body(extra: Mapping[str, Any], events: Sequence[bytes]) -> bytes:
-    """``{**extra, "data": [events]}`` from the events' texts (``extra`` keys first)."""
-    head = dumps(dict(extra))[:-1] + b"," if extra else b"{"
-    return b"".join((head, b'"data":[', b",".join(events), b"]}"))
+    """``{**extra, "data": [events]}`` from the events' texts (``extra`` keys first).
+
+    A body is about a megabyte: it is copied once, by the one join.
+    """
+    head = (dumps(dict(extra))[:-1] + b"," if extra else b"{") + b'"data":['
+    if not events:
+        return head + b"]}"
+    parts = list(events)
+    parts[0] = head + parts[0]
+    parts[-1] += b"]}"
+    return b",".join(parts)
