@@ -23,10 +23,9 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from multiprocessing.synchronize import Lock
-from types import MappingProxyType
 from typing import Any
 
 from fbocli import wire
@@ -108,10 +107,11 @@ def _exit_with_parent(parent: int) -> None:
 # events for the batcher. Flat tuples: unpickling is the main process's cost, and plain
 # tuples unpickle several times faster than dataclasses.
 #   rejected: (line, reason, detail, what the rejects file shows of the record)
-#   events:   (dataset, name, time, id, wire or None, line)
+#   events:   Conversion's fields as a plain tuple, without the hashed keys (they stay in
+#             the worker: the main process only splices the wire bytes)
 Packed = tuple[Any, ...]
 Mapped = tuple[Tally, list[Packed], list[Packed]]
-_NO_KEYS: Mapping[str, Any] = MappingProxyType({})
+_NO_KEYS: dict[str, Any] = {}  # user and custom of a pre-serialized event: never read
 
 
 def map_chunk(chunk: Chunk) -> Mapped:
@@ -134,18 +134,19 @@ def map_chunk(chunk: Chunk) -> Mapped:
         if status == "accepted":
             for c in outcome.conversions:
                 wire = None if serialize is None else serialize(c)
-                keep((c.dataset_id, c.event_name, c.event_time, c.event_id, wire, line))
+                ds, name, when, event_id = c.dataset_id, c.event_name, c.event_time, c.event_id
+                keep((ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, wire))
         elif status == "rejected":
             kept = record.message if record.error is None else record.raw
             rejected.append((line, outcome.reason, outcome.detail, kept))
     return tally, rejected, events
 
 
-def conversions(source: str, events: list[Packed]) -> Iterator[Conversion]:
+def conversions(events: list[Packed]) -> list[Conversion]:
     """Main process: accepted events as the batcher and sinks need them (identity,
     position and wire bytes; the hashed keys stayed in the worker)."""
-    for ds, name, when, event_id, text, line in events:
-        yield Conversion(ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, text)
+    new = tuple.__new__
+    return [new(Conversion, fields) for fields in events]
 
 
 class MappingPool:

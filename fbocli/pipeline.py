@@ -62,7 +62,7 @@ def run(
                         stats.merge(tally)
                         for item in rejected:
                             rejects.write(source, *item)
-                        for conversion in conversions(source, events):
+                        for conversion in conversions(events):
                             add(conversion)
                         if progress is not None:
                             progress(stats, done + reader.bytes_read)

@@ -345,19 +345,19 @@ _LEGACY_KEYS = {
     ),
     "lead_id": _DIGITS,
 }
-_HEX = "0123456789abcdef"
-
-
-def _hex64(value: object) -> bool:
-    """``[0-9a-f]{64}``: what is left after stripping hex digits is nothing."""
-    return type(value) is str and len(value) == 64 and not value.strip(_HEX)
+_hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
+_all_hex = re.compile(r"[0-9a-f]*").fullmatch
 
 
 def _key_ok(kind: int, value: object) -> bool:
     if kind == _HASH:
-        return _hex64(value)
+        return type(value) is str and _hex64(value) is not None
     if kind == _HASH_LIST:
-        return type(value) is list and bool(value) and all(_hex64(v) for v in value)
+        return (
+            type(value) is list
+            and bool(value)
+            and all(type(v) is str and _hex64(v) is not None for v in value)
+        )
     if kind == _STRING_LIST:
         return type(value) is list and bool(value) and all(type(v) is str and v for v in value)
     if kind == _INT:
@@ -366,26 +366,37 @@ def _key_ok(kind: int, value: object) -> bool:
 
 
 def _check_keys(keys: dict[str, Any], kinds: dict[str, int]) -> Problem | None:
-    hex_digits = _HEX
+    if _keys_fine(keys, kinds):
+        return None
+    for key, value in keys.items():  # name the first key at fault
+        kind = kinds.get(key)
+        if kind is not None and not _key_ok(kind, value):
+            return _bad(f"The parameter {key} {_KIND_RULES[kind]}.")
+    return None
+
+
+def _keys_fine(keys: dict[str, Any], kinds: dict[str, int]) -> bool:
+    """Every key passes ``_key_ok``, checked faster: one regex over all the hashes of an
+    event (a dozen per event, 100,000 events per benchmark run) instead of one each."""
+    hashes: list[str] = []
     for key, value in keys.items():
         kind = kinds.get(key)
         if kind is None:
             continue
-        # The two common kinds inline (what _key_ok says): ten keys per event add up.
         if kind == _HASH:
-            if type(value) is str and len(value) == 64 and not value.strip(hex_digits):
-                continue
+            if type(value) is not str or len(value) != 64:
+                return False
+            hashes.append(value)
         elif kind == _HASH_LIST:
-            if (
-                type(value) is list
-                and value
-                and all(type(v) is str and len(v) == 64 and not v.strip(hex_digits) for v in value)
-            ):
-                continue
-        elif _key_ok(kind, value):
-            continue
-        return _bad(f"The parameter {key} {_KIND_RULES[kind]}.")
-    return None
+            if type(value) is not list or not value:
+                return False
+            for v in value:
+                if type(v) is not str or len(v) != 64:
+                    return False
+            hashes.extend(value)
+        elif not _key_ok(kind, value):
+            return False
+    return _all_hex("".join(hashes)) is not None
 
 
 def _check_time(event_time: int, now: float, window: int) -> Problem | None:

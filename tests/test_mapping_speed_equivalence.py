@@ -12,7 +12,6 @@ construction, the routes and consumed-keys tables) are checked against their ori
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import itertools
 import json
@@ -28,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fbocli import mapping
+from fbocli import mapping, parallel
 from fbocli.config import parse_settings
 from fbocli.mapping import Conversion, MapContext, map_record
 from fbocli.normalize import (
@@ -379,16 +378,17 @@ def test_routes_table_is_settings_routes(name: str) -> None:
     assert pickle.loads(pickle.dumps(ctx)).routes == ctx.routes  # as sent to a worker
 
 
-def test_conversion_factory_builds_the_same_frozen_conversion() -> None:
+def test_a_conversion_rebuilt_from_its_fields_is_the_same_immutable_conversion() -> None:
+    """What fbocli.parallel does with the plain tuples a worker sends."""
     args = ("ds", "Purchase", 1794705804, "m1", {"em": ["h"]}, {"value": 1.5}, None, "f", 7)
-    fast, slow = mapping._conversion(*args), Conversion(*args)
-    assert type(fast) is Conversion
-    assert fast == slow and repr(fast) == repr(slow)
-    assert dataclasses.astuple(fast) == dataclasses.astuple(slow)
-    assert fast.wire is None
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.line = 8  # type: ignore[misc]
-    assert pickle.loads(pickle.dumps(fast)) == slow
+    made = Conversion(*args)
+    rebuilt = parallel.conversions([(*args, None)])[0]
+    assert type(rebuilt) is Conversion
+    assert rebuilt == made and repr(rebuilt) == repr(made)
+    assert rebuilt.line == 7 and rebuilt.wire is None
+    with pytest.raises(AttributeError):
+        rebuilt.line = 8  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(made)) == made
 
 
 @pytest.mark.parametrize("value_key", [None, "", "revenue", "total", "value", "price", "odd"])
