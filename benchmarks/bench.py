@@ -20,6 +20,7 @@ extra for the peer (``pip install -e '.[bench]'``); without it the peer is skipp
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -447,6 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work in this directory (kept)")
     args = parser.parse_args(argv)
 
+    # The bytecode an installed package has: with PYTHONDONTWRITEBYTECODE set (CI images,
+    # containers) an editable checkout would otherwise recompile on every process start.
+    compileall.compile_dir(ROOT / "fbocli", quiet=1)
+    compileall.compile_file(ROOT / "tests" / "fakegraph.py", quiet=1)
     work = args.keep or Path(tempfile.mkdtemp(prefix="fbocli-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     config = work / "fbocli.toml"

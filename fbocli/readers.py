@@ -441,18 +441,10 @@ def fast_parse(body: bytes) -> object:
 _SLOW = object()
 
 
-def line_records(line: bytes, number: int, source: str) -> Iterator[Record]:
-    """The records of one JSON line (none if it is blank)."""
-    body = line.strip(_BLANK)
-    if not body:
-        return
-    value = fast_parse(body)
+def _body_records(body: bytes, value: object, number: int, source: str) -> Iterator[Record]:
+    """The records of a non-blank line, given what :func:`fast_parse` made of it."""
     if value is not _SLOW:
-        if type(value) is dict and "batch" not in value:  # one message: no envelope
-            yield Record(source, number, value)
-            return
-        for message in unbatch(value):
-            yield Record(source, number, message)
+        yield from (Record(source, number, message) for message in unbatch(value))
         return
     try:
         text = body.decode("utf-8")
@@ -485,7 +477,14 @@ def jsonl_records(lines: Iterable[bytes], source: str, first: int = 1) -> Iterat
     ``first`` is the number of the first line given (a chunk of a file, in a worker).
     """
     for number, line in enumerate(lines, first):
-        yield from line_records(line.removeprefix(_BOM) if number == 1 else line, number, source)
+        body = (line.removeprefix(_BOM) if number == 1 else line).strip(_BLANK)
+        if not body:
+            continue
+        value = fast_parse(body)
+        if type(value) is dict and "batch" not in value:  # one message, no envelope: inline
+            yield Record(source, number, value)
+        else:
+            yield from _body_records(body, value, number, source)
 
 
 class _LineCounter:
