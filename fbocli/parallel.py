@@ -212,17 +212,9 @@ class MappingPool:
             early[got] = result
         return early.pop(number)
 
-    def close(self) -> None:
-        """Let the workers finish and exit (the end of a run)."""
-        for _ in self._workers:
-            self._tasks.put(None)
-        for worker in self._workers:
-            worker.join()
-        self._tasks.close()
-        self._results.close()
-
     def terminate(self) -> None:
-        """Stop the workers now (Ctrl-C, an error); safe after :meth:`close`."""
+        """Stop the workers: at the end of a run they are idle; at Ctrl-C or an error
+        they may be mid-block, whose result nobody needs any more."""
         for worker in self._workers:
             if worker.is_alive():
                 worker.terminate()
