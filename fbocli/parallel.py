@@ -1,12 +1,13 @@
-"""Mapping on every core: a process pool over chunks of raw JSON lines.
+"""Mapping on every core: worker processes over blocks of whole JSON lines.
 
 Parsing, mapping, hashing and serializing an event is pure CPU work in Python, so one
 process tops out at a few thousand events/s. For a large JSON lines file the pipeline
-hands chunks of raw lines to worker processes; each worker parses and maps them and
-serializes every accepted event to its wire JSON text (``Conversion.wire``), so the main
-process only counts, writes rejects, batches, filters through the journal and
-concatenates pre-serialized events into request bodies. Results come back in input
-order, so outputs are byte-for-byte those of the in-process path.
+hands blocks of raw lines (~512 KB, a chunk of work each) to worker processes; each
+worker parses, maps and counts them and serializes every accepted event to its wire
+bytes (``Conversion.wire``), so the main process only merges counts, writes rejects,
+batches, filters through the journal and splices pre-serialized events into request
+bodies. Results come back in input order, so outputs are byte-for-byte those of the
+in-process path.
 
 Small inputs, stdin, CSV and JSON array documents stay in-process: a pool does not pay
 for them (``FBOCLI_PARALLEL_MIN_BYTES``, a testing aid, lowers the threshold).
