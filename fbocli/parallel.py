@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -31,8 +32,8 @@ from typing import Any
 
 from fbocli import wire
 from fbocli.errors import FbocliError
-from fbocli.mapping import Conversion, MapContext, map_record
-from fbocli.readers import block_lines, jsonl_records
+from fbocli.mapping import Conversion, MapContext, map_message, map_record
+from fbocli.readers import block_messages
 from fbocli.report import Tally
 
 MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up is not worth it
@@ -118,28 +119,43 @@ _NO_KEYS: dict[str, Any] = {}  # user and custom of a pre-serialized event: neve
 def map_chunk(chunk: Chunk) -> Mapped:
     """Worker: parse, map and count one block of lines; accepted events come back as
     wire bytes (None for validate, which only counts them)."""
-    assert _ctx is not None
+    ctx = _ctx
+    assert ctx is not None
     source, first_line, block = chunk
     serialize = _serialize
-    tally = Tally(_ctx.now)
-    add = tally.add
-    ctx = _ctx
+    routes_of = ctx.routes
+    tally = Tally(ctx.now)
+    accepted = tally.accepted
+    count = accepted.get
+    labels, limits = tally.labels, tally.limits
     rejected: list[Packed] = []
     events: list[Packed] = []
     keep = events.append
-    for record in jsonl_records(block_lines(block), source, first_line):
-        outcome = map_record(record, ctx)
-        line = record.line
-        add(source, line, outcome)
+    for line, message, record in block_messages(block, source, first_line):
+        if record is None:
+            outcome = map_message(message, source, line, ctx)
+        else:
+            outcome = map_record(record, ctx)
         status = outcome.status
         if status == "accepted":
-            for c in outcome.conversions:
+            conversions = outcome.conversions
+            first = conversions[0]
+            # Tally.accept, inlined: one dict increment per accepted record
+            key = (
+                tuple(first.user),
+                labels[bisect_left(limits, first.event_time)],
+                routes_of[outcome.segment_event],
+            )
+            accepted[key] = count(key, 0) + 1
+            for c in conversions:
                 wire = None if serialize is None else serialize(c)
                 ds, name, when, event_id = c.dataset_id, c.event_name, c.event_time, c.event_id
                 keep((ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, wire))
-        elif status == "rejected":
-            kept = record.message if record.error is None else record.raw
-            rejected.append((line, outcome.reason, outcome.detail, kept))
+        else:
+            tally.add(source, line, outcome)
+            if status == "rejected":
+                kept = message if record is None or record.error is None else record.raw
+                rejected.append((line, outcome.reason, outcome.detail, kept))
     return tally, rejected, events
 
 
@@ -206,6 +222,7 @@ class MappingPool:
             ready = wait([self._results, *(w.sentinel for w in self._workers)])
             if self._results not in ready:
                 dead = next(w for w in self._workers if w.sentinel in ready)
+                dead.join(5)  # its sentinel can fire just before it can be reaped
                 raise WorkerDied(dead.exitcode)
             got, result = pickle.loads(self._results.recv_bytes())
             if isinstance(result, BaseException):

@@ -461,7 +461,7 @@ def _children(pid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_killed_mapping_worker_stops_the_run_instead_of_hanging(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
-    path.write_bytes(SAMPLE.read_bytes() * 150)  # ~54,000 records: seconds of work
+    path.write_bytes(SAMPLE.read_bytes() * 300)  # ~109,000 records: seconds of work
     env = {
         **os.environ,
         **PARALLEL,
