@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import math
 import re
 import unicodedata
@@ -82,9 +83,27 @@ def _cached(maxsize: int) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     return decorate
 
 
+def _short_input_sha256() -> Callable[[bytes], hashlib._Hash]:
+    """SHA-256 for short inputs: CPython's own implementation (the one ``hashlib`` falls
+    back to without OpenSSL) hashes a 30-byte key in ~0.45 µs where OpenSSL's, behind
+    ``hashlib.sha256``, spends ~0.75 µs mostly setting up its context. Every event
+    hashes two to four keys. Same digests, of course; OpenSSL's when it is missing."""
+    for name in ("_sha2", "_sha256"):  # CPython 3.12+, 3.11
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # pragma: no cover - another Python
+            continue
+        found: Callable[[bytes], hashlib._Hash] = module.sha256
+        return found
+    return hashlib.sha256  # pragma: no cover
+
+
+sha256 = _short_input_sha256()
+
+
 def sha256_hex(value: str) -> str:
     """Lowercase hex SHA-256 of the UTF-8 text: the form Meta expects for every key."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return sha256(value.encode("utf-8")).hexdigest()
 
 
 def is_sha256_hex(value: str) -> bool:
@@ -126,7 +145,7 @@ def hash_email(value: str) -> str | None:
     if len(text) == 64 and _SHA256_HEX.fullmatch(text):
         return text.lower()
     text = text.lower()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() if _EMAIL.fullmatch(text) else None
+    return sha256(text.encode("utf-8")).hexdigest() if _EMAIL.fullmatch(text) else None
 
 
 def hash_phone(value: str, region: str) -> str | None:
@@ -134,8 +153,12 @@ def hash_phone(value: str, region: str) -> str | None:
     text = value.strip()
     if len(text) == 64 and _SHA256_HEX.fullmatch(text):
         return text.lower()
-    normalized = norm_phone(value, region)
-    return hashlib.sha256(normalized.encode("utf-8")).hexdigest() if normalized else None
+    normalized = _nanp_fast_path(value, region)  # norm_phone, inlined: once per event
+    if normalized is None:
+        normalized = _intl_fast_path(value, region)
+        if normalized is None:
+            normalized = _parse_phone(value, region)
+    return sha256(normalized.encode("utf-8")).hexdigest() if normalized else None
 
 
 def norm_email(value: str) -> str | None:

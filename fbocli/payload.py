@@ -45,9 +45,13 @@ EventBuilder = Callable[[Conversion], dict[str, Any]]
 
 
 def capi_event(conv: Conversion) -> dict[str, Any]:
-    """The Conversions API event (mapping.md section 6); doby/dobm/dobd never leak into it."""
+    """The Conversions API event (mapping.md section 6); doby/dobm/dobd never leak into it.
+
+    Called once per event in the workers: three key lookups instead of a set
+    intersection, and no call at all for the usual event without LDU options.
+    """
     user = conv.user
-    if _CAPI_ONLY_USER & user.keys():
+    if "doby" in user or "dobm" in user or "dobd" in user:
         user = {k: v for k, v in user.items() if k not in _CAPI_ONLY_USER}
     event: dict[str, Any] = {
         "event_name": conv.event_name,
@@ -57,7 +61,8 @@ def capi_event(conv: Conversion) -> dict[str, Any]:
         "user_data": user,
         "custom_data": conv.custom,
     }
-    _add_ldu(event, conv)
+    if conv.ldu is not None:
+        _add_ldu(event, conv)
     return event
 
 

@@ -487,6 +487,38 @@ def jsonl_records(lines: Iterable[bytes], source: str, first: int = 1) -> Iterat
             yield from _body_records(body, value, number, source)
 
 
+def block_messages(
+    block: bytes, source: str, first: int = 1
+) -> Iterator[tuple[int, object, Record | None]]:
+    """:func:`jsonl_records` of a :meth:`InputReader.line_blocks` block, as
+    ``(line, message, record)``: ``record`` is None for a line holding one plain JSON
+    object (``message``, the common case: no :class:`Record` is built), else the
+    :class:`Record` ``jsonl_records`` would have yielded (each message of a batch, a
+    value that is not an object, an invalid line).
+
+    A block without a run of 19 digits has no line with one: the check
+    :func:`fast_parse` makes per line is made once for the whole block.
+    """
+    digit_runs = _LONG_RUN in block.translate(_DIGIT_RUNS)
+    loads, error = orjson.loads, orjson.JSONDecodeError
+    for number, line in enumerate(block_lines(block), first):
+        body = (line.removeprefix(_BOM) if number == 1 else line).strip(_BLANK)
+        if not body:
+            continue
+        if digit_runs:
+            value = fast_parse(body)
+        else:
+            try:
+                value = loads(body)
+            except error:
+                value = _SLOW
+        if type(value) is dict and "batch" not in value:
+            yield number, value, None
+        else:
+            for record in _body_records(body, value, number, source):
+                yield number, record.message, record
+
+
 class _LineCounter:
     """Line number of increasing offsets in a text, counted incrementally."""
 

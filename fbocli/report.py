@@ -7,6 +7,7 @@ the dry run and the upload print from the same numbers.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,34 +33,25 @@ def _age_label(now: int, event_time: int) -> str:
 class Tally:
     """One chunk's counts, made by a mapping worker (fbocli.parallel) and merged into
     :class:`RunStats` once per chunk: per-record counting in the main process was its
-    largest cost. Match-key coverage is kept per key set (few distinct ones) and
-    expanded on merge; dataset totals are derived from ``by_event``.
+    largest cost.
+
+    An accepted record costs one dict increment: ``accepted`` counts records per
+    (match keys present, age label, routes), a few hundred distinct keys at most, which
+    :meth:`RunStats.merge` expands into records, events, coverage, ages and events per
+    dataset and name. Records read and events built are derived there too.
     """
 
-    __slots__ = (
-        "accepted",
-        "ages",
-        "built",
-        "by_event",
-        "examples",
-        "keysets",
-        "now",
-        "read",
-        "reasons",
-        "rejected",
-        "skipped",
-        "skips",
-    )
+    __slots__ = ("accepted", "examples", "labels", "limits", "reasons", "skips")
 
     def __init__(self, now: int) -> None:
-        self.now = now
-        self.read = self.accepted = self.rejected = self.skipped = self.built = 0
-        self.reasons: Counter[str] = Counter()
-        self.skips: Counter[str] = Counter()
+        # Event times above limits[i] are younger than the i-th bucket's limit; what is
+        # older than every limit falls in the last bucket, as _age_label says.
+        self.limits = tuple(now - days * 86400 for days, _ in reversed(AGE_BUCKETS))
+        self.labels = (AGE_BUCKETS[-1][1], *(label for _, label in reversed(AGE_BUCKETS)))
+        self.accepted: dict[tuple[tuple[str, ...], str, tuple[tuple[str, str], ...]], int] = {}
+        self.reasons: dict[str, int] = {}
+        self.skips: dict[str, int] = {}
         self.examples: dict[str, list[str]] = {}
-        self.keysets: Counter[tuple[str, ...]] = Counter()
-        self.ages: Counter[str] = Counter()
-        self.by_event: Counter[tuple[str, str]] = Counter()
 
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.__slots__)
@@ -68,31 +60,38 @@ class Tally:
         for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
 
+    def age(self, event_time: int) -> str:
+        """``_age_label(now, event_time)`` by one bisection of precomputed limits."""
+        return self.labels[bisect_left(self.limits, event_time)]
+
     def add(self, source: str, line: int, outcome: Outcome) -> None:
         """What :meth:`RunStats.count` would count for this record."""
-        self.read += 1
         status = outcome.status
         if status == "accepted":
             conversions = outcome.conversions
-            n = len(conversions)
-            self.accepted += 1
-            self.built += n
             first = conversions[0]
-            self.keysets[tuple(first.user)] += n
-            self.ages[_age_label(self.now, first.event_time)] += n
-            by_event = self.by_event
-            for conv in conversions:
-                by_event[(conv.dataset_id, conv.event_name)] += 1
+            routes = tuple((conv.dataset_id, conv.event_name) for conv in conversions)
+            self.accept(tuple(first.user), self.age(first.event_time), routes)
         elif status == "rejected":
-            self.rejected += 1
-            reason = outcome.reason
-            self.reasons[reason] += 1
-            examples = self.examples.setdefault(reason, [])
-            if len(examples) < EXAMPLES_PER_REASON:
-                examples.append(f"{source}:{line}: {outcome.detail}")
+            self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
         else:
-            self.skipped += 1
-            self.skips[outcome.reason] += 1
+            skips = self.skips
+            skips[outcome.reason] = skips.get(outcome.reason, 0) + 1
+
+    def accept(self, keys: tuple[str, ...], age: str, routes: tuple[tuple[str, str], ...]) -> None:
+        """One accepted record: its first conversion's match keys and age label, and the
+        (dataset, event name) of each of its conversions."""
+        key = (keys, age, routes)
+        accepted = self.accepted
+        accepted[key] = accepted.get(key, 0) + 1
+
+    def reject(self, reason: str, example: str) -> None:
+        """One rejected record; ``example`` is ``source:line: detail``."""
+        reasons = self.reasons
+        reasons[reason] = reasons.get(reason, 0) + 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(example)
 
 
 @dataclass
@@ -154,11 +153,37 @@ class RunStats:
     def merge(self, tally: Tally) -> None:
         """Add a mapping worker's counts of one chunk: the same totals as :meth:`count`
         on each of its records, in one call instead of one per record."""
-        self.read += tally.read
-        self.accepted += tally.accepted
-        self.rejected += tally.rejected
-        self.skipped += tally.skipped
-        self.built += tally.built
+        rejected = sum(tally.reasons.values())
+        skipped = sum(tally.skips.values())
+        # Summed per key set, age and routes first: the counters below are then updated
+        # once per distinct value, in the order each first appeared (as per record).
+        per_keys: dict[tuple[str, ...], int] = {}
+        per_age: dict[str, int] = {}
+        per_routes: dict[tuple[tuple[str, str], ...], int] = {}
+        for (keys, age, routes), records in tally.accepted.items():
+            n = records * len(routes)  # events: one per route of each record
+            per_keys[keys] = per_keys.get(keys, 0) + n
+            per_age[age] = per_age.get(age, 0) + n
+            per_routes[routes] = per_routes.get(routes, 0) + records
+        accepted = built = 0
+        by_event, datasets = self.by_event, self.datasets
+        for routes, records in per_routes.items():
+            accepted += records
+            built += records * len(routes)
+            for dataset_id, name in routes:
+                by_event[(dataset_id, name)] += records
+                datasets[dataset_id]["built"] += records
+        self.ages.update(per_age)
+        coverage = self.coverage
+        for keys, n in per_keys.items():
+            for key in MATCH_KEYS:
+                if key in keys:
+                    coverage[key] += n
+        self.read += accepted + rejected + skipped
+        self.accepted += accepted
+        self.rejected += rejected
+        self.skipped += skipped
+        self.built += built
         self.reasons.update(tally.reasons)
         self.skips.update(tally.skips)
         for reason, found in tally.examples.items():
@@ -166,16 +191,6 @@ class RunStats:
             room = EXAMPLES_PER_REASON - len(examples)
             if room > 0:
                 examples.extend(found[:room])
-        coverage = self.coverage
-        for keys, n in tally.keysets.items():
-            for key in MATCH_KEYS:
-                if key in keys:
-                    coverage[key] += n
-        self.ages.update(tally.ages)
-        self.by_event.update(tally.by_event)
-        datasets = self.datasets
-        for (dataset_id, _), n in tally.by_event.items():
-            datasets[dataset_id]["built"] += n
 
     # --- results (sink threads) -------------------------------------------------------
 

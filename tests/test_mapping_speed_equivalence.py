@@ -544,3 +544,119 @@ def test_plain_iso_fast_path_takes_the_common_shapes() -> None:
         fast = _plain_iso(text, None)
         assert fast is not None and fast == _parse_general(text, None, False), text
     assert _plain_iso("2026-11-16 22:31:14", ZoneInfo("America/New_York")) is None
+
+
+# --- the worker's shortcuts: map_message, inlined counting, SHA-256, capi_event -----------
+
+
+@settings(max_examples=300, deadline=None)
+@given(delta=st.integers(-(10**8), 10**8) | st.sampled_from([0, 1, -1, 59, 60]))
+def test_tally_age_is_age_label(delta: int) -> None:
+    from fbocli.report import AGE_BUCKETS, Tally, _age_label
+
+    tally = Tally(NOW)
+    for days, _ in AGE_BUCKETS:  # each bucket's limit, to the second
+        for near in (-1, 0, 1):
+            when = NOW - days * 86400 + near
+            assert tally.age(when) == _age_label(NOW, when), (days, near)
+    assert tally.age(NOW + delta) == _age_label(NOW, NOW + delta)
+
+
+def _worker_lines(now: int) -> list[bytes]:
+    """Benchmark events, some at the age buckets' limits, plus lines every path meets."""
+    _, events = _bench_events(300, seed=5)
+    lines = []
+    for n, message in enumerate(events):
+        if n % 3 == 0:  # ages at a bucket limit, a second either side, and in the future
+            days = (0, 2, 7, 28, 62)[n % 5]
+            message["timestamp"] = now - days * 86400 + (n % 7) - 3
+        lines.append(json.dumps(message).encode())
+    lines[5:5] = [b"", b"{nope", b"[1]", b'{"type":"identify"}', b'{"batch":[{"event":"x"}]}']
+    lines.append(b'{"type":"track","event":"Order Completed","properties":{"revenue":1}}')
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_map_chunk_is_per_record_mapping_and_counting(name: str) -> None:
+    """What a worker returns for a block: the rejects and events of mapping each record
+    (map_message instead of map_record), and counts that merge into exactly the per-record
+    RunStats.count, whatever the blocks' boundaries."""
+    from fbocli.payload import event_builder
+    from fbocli.readers import block_lines, jsonl_records
+    from fbocli.report import RunStats
+    from tests.test_fastpaths import _stats_view
+
+    now, _ = _bench_events(1, seed=5)
+    ctx = MapContext.create(SETTINGS[name], now)
+    lines = _worker_lines(now)
+    serialize = parallel.serializer(event_builder(ctx.settings))
+    expected = RunStats(now=now)
+    rejects, events = [], []
+    for record in jsonl_records(lines, "in.jsonl"):
+        outcome = map_record(record, ctx)
+        expected.count(record, outcome)
+        if outcome.status == "rejected":
+            kept = record.message if record.error is None else record.raw
+            rejects.append((record.line, outcome.reason, outcome.detail, kept))
+        for c in outcome.conversions:
+            events.append((*c[:4], {}, {}, None, "in.jsonl", record.line, serialize(c)))
+    assert expected.accepted and expected.rejected and expected.skipped
+    saved = parallel._ctx, parallel._serialize
+    parallel._ctx, parallel._serialize = ctx, serialize
+    try:
+        for size in (1, 7, len(lines)):
+            merged = RunStats(now=now)
+            got_rejects, got_events = [], []
+            for start in range(0, len(lines), size):
+                block = b"\n".join(lines[start : start + size]) + b"\n"
+                assert len(block_lines(block)) == len(lines[start : start + size])
+                tally, rejected, packed = parallel.map_chunk(("in.jsonl", start + 1, block))
+                merged.merge(pickle.loads(pickle.dumps(tally)))
+                got_rejects += rejected
+                got_events += packed
+            assert repr(got_rejects) == repr(rejects)
+            assert repr(got_events) == repr(events)
+            assert _stats_view(merged) == _stats_view(expected)
+            for what in ("coverage", "ages", "by_event", "reasons", "skips"):  # and order
+                assert list(getattr(merged, what)) == list(getattr(expected, what)), what
+    finally:
+        parallel._ctx, parallel._serialize = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300) | _TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_short_input_sha256_is_sha256(data: bytes) -> None:
+    import hashlib
+
+    from fbocli.normalize import sha256
+
+    assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"doby": "y"}, {"dobm": "m"}, {"dobd": "d"}, {"doby": "y", "dobm": "m", "dobd": "d"}],
+)
+@pytest.mark.parametrize("ldu", [None, ([], None, None), (["LDU"], 1, 1000), (["LDU"], 0, None)])
+def test_capi_event_drops_birth_parts_and_adds_ldu(extra: dict[str, str], ldu: Any) -> None:
+    from fbocli.payload import ACTION_SOURCE, capi_event
+
+    user = {"em": ["e"], **extra, "db": "b"}
+    conv = Conversion(DS, "Purchase", NOW, "id", user, {"currency": "USD"}, ldu, "f", 1)
+    expected: dict[str, Any] = {
+        "event_name": "Purchase",
+        "event_time": NOW,
+        "action_source": ACTION_SOURCE,
+        "event_id": "id",
+        "user_data": {"em": ["e"], "db": "b"},
+        "custom_data": {"currency": "USD"},
+    }
+    if ldu is not None:
+        expected["data_processing_options"] = ldu[0]
+        if ldu[1] is not None:
+            expected["data_processing_options_country"] = ldu[1]
+        if ldu[2] is not None:
+            expected["data_processing_options_state"] = ldu[2]
+    event = capi_event(conv)
+    assert repr(event) == repr(expected)
+    assert event["user_data"] is user if not extra else event["user_data"] is not user

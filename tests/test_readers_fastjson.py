@@ -129,3 +129,69 @@ def test_records_keep_the_standard_answers(line: bytes, reason: str | None) -> N
     else:
         assert record.error == "invalid_json"
         assert reason in record.detail
+
+
+# --- whole blocks (the mapping workers' reader) --------------------------------------------
+
+_LINES = st.one_of(
+    _json.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"type": st.just("track"), "n": _numbers}).map(
+        lambda v: json.dumps(v).encode()
+    ),
+    st.sampled_from(
+        [
+            b"",
+            b"  \t",
+            b"\x0b{}\x0c",
+            b"{not json",
+            b"\xff",
+            b'{"a":NaN}',
+            b'"\\ud800"',
+            b'{"batch":[{"type":"track"},5]}',
+            b'{"batch":[]}',
+            b'{"batch":1,"type":"track"}',
+            b'{"id":12345678901234567890123}',
+            b"\xef\xbb\xbf{}",
+        ]
+    ),
+    st.binary(max_size=12),
+)
+
+
+def _block_view(block: bytes, first: int) -> list[str]:
+    from fbocli.readers import Record, block_messages
+
+    out = []
+    for line, message, record in block_messages(block, "in.jsonl", first):
+        if record is None:
+            assert type(message) is dict
+            record = Record("in.jsonl", line, message)
+        else:
+            assert (record.line, record.message) == (line, message)
+        out.append(repr(record))
+    return out
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    lines=st.lists(_LINES, max_size=8),
+    first=st.sampled_from([1, 2, 1000]),
+    last_newline=st.booleans(),
+)
+def test_block_messages_are_jsonl_records(
+    lines: list[bytes], first: int, last_newline: bool
+) -> None:
+    """One digit-run check per block (not per line), no Record for a plain object: the
+    same records, values and types (repr), lines and errors as jsonl_records."""
+    from fbocli.readers import block_lines
+
+    block = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    expected = [repr(r) for r in jsonl_records(block_lines(block), "in.jsonl", first)]
+    assert _block_view(block, first) == expected
+
+
+def test_a_digit_run_in_one_line_of_a_block_sends_its_lines_to_fast_parse() -> None:
+    block = b'{"a":1}\n{"id":12345678901234567890123}\n{"b":2.0}\n'
+    expected = [repr(r) for r in jsonl_records(block.split(b"\n")[:-1], "in.jsonl", 1)]
+    assert _block_view(block, 1) == expected
+    assert "12345678901234567890123" in expected[1]  # an int, not orjson's float
