@@ -153,11 +153,7 @@ def hash_phone(value: str, region: str) -> str | None:
     text = value.strip()
     if len(text) == 64 and _SHA256_HEX.fullmatch(text):
         return text.lower()
-    normalized = _nanp_fast_path(value, region)  # norm_phone, inlined: once per event
-    if normalized is None:
-        normalized = _intl_fast_path(value, region)
-        if normalized is None:
-            normalized = _parse_phone(value, region)
+    normalized = norm_phone(value, region)
     return sha256(normalized.encode("utf-8")).hexdigest() if normalized else None
 
 

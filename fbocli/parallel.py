@@ -23,7 +23,6 @@ import signal
 import sys
 import threading
 import time
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
@@ -125,9 +124,7 @@ def map_chunk(chunk: Chunk) -> Mapped:
     serialize = _serialize
     routes_of = ctx.routes
     tally = Tally(ctx.now)
-    accepted = tally.accepted
-    count = accepted.get
-    labels, limits = tally.labels, tally.limits
+    accept, age = tally.accept, tally.age
     rejected: list[Packed] = []
     events: list[Packed] = []
     keep = events.append
@@ -138,15 +135,11 @@ def map_chunk(chunk: Chunk) -> Mapped:
             outcome = map_record(record, ctx)
         status = outcome.status
         if status == "accepted":
+            # What Tally.add counts, with the routes the conversions were built from
+            # (the same tuple, looked up rather than rebuilt: once per record).
             conversions = outcome.conversions
             first = conversions[0]
-            # Tally.accept, inlined: one dict increment per accepted record
-            key = (
-                tuple(first.user),
-                labels[bisect_left(limits, first.event_time)],
-                routes_of[outcome.segment_event],
-            )
-            accepted[key] = count(key, 0) + 1
+            accept(tuple(first.user), age(first.event_time), routes_of[outcome.segment_event])
             for c in conversions:
                 wire = None if serialize is None else serialize(c)
                 ds, name, when, event_id = c.dataset_id, c.event_name, c.event_time, c.event_id
