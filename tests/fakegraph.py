@@ -347,7 +347,13 @@ _LEGACY_KEYS = {
     "lead_id": _DIGITS,
 }
 _hex64 = re.compile(r"[0-9a-f]{64}").fullmatch
-_all_hex = re.compile(r"[0-9a-f]*").fullmatch
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _all_hex(text: str) -> bool:
+    """Only lowercase hex digits: deleting those leaves nothing (~5x cheaper than a regex
+    over the dozen hashes of an event; any other character, non-ASCII too, survives)."""
+    return not text.encode("utf-8", "surrogatepass").translate(None, _HEX_DIGITS)
 
 
 def _key_ok(kind: int, value: object) -> bool:
@@ -377,27 +383,32 @@ def _check_keys(keys: dict[str, Any], kinds: dict[str, int]) -> Problem | None:
 
 
 def _keys_fine(keys: dict[str, Any], kinds: dict[str, int]) -> bool:
-    """Every key passes ``_key_ok``, checked faster: one regex over all the hashes of an
+    """Every key passes ``_key_ok``, checked faster: one scan over all the hashes of an
     event (a dozen per event, 100,000 events per benchmark run) instead of one each."""
     hashes: list[str] = []
+    add, extend = hashes.append, hashes.extend
     for key, value in keys.items():
         kind = kinds.get(key)
-        if kind is None:
-            continue
         if kind == _HASH:
-            if type(value) is not str or len(value) != 64:
+            if type(value) is not str:
                 return False
-            hashes.append(value)
+            add(value)
         elif kind == _HASH_LIST:
             if type(value) is not list or not value:
                 return False
-            for v in value:
-                if type(v) is not str or len(v) != 64:
-                    return False
-            hashes.extend(value)
-        elif not _key_ok(kind, value):
+            extend(value)
+        elif kind is not None and not _key_ok(kind, value):
             return False
-    return _all_hex("".join(hashes)) is not None
+    if not hashes:
+        return True
+    try:
+        joined = "".join(hashes)
+    except TypeError:  # an array item that is not a string
+        return False
+    # Every hash 64 long: the shortest is, and together they are 64 each.
+    return (
+        len(joined) == 64 * len(hashes) and min(map(len, hashes)) == 64 and _all_hex(joined)
+    )
 
 
 def _check_time(event_time: int, now: float, window: int) -> Problem | None:

@@ -261,6 +261,9 @@ def test_missing_or_bad_fields_refuse_the_whole_request(
         {"em": []},
         {"ph": [EM[:-1]]},
         {"fn": FN.upper()},
+        {"fn": FN[:-1] + "g"},  # 64 characters, one not hex
+        {"ln": "\u00e9" * 64},  # 64 characters, none ASCII
+        {"ph": [EM, "\ud800" * 64]},  # a lone surrogate (the standard decoder's answer)
         {"zp": "02818"},
         {"country": ["us"]},
         {"lead_id": "123"},
