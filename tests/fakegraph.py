@@ -406,9 +406,7 @@ def _keys_fine(keys: dict[str, Any], kinds: dict[str, int]) -> bool:
     except TypeError:  # an array item that is not a string
         return False
     # Every hash 64 long: the shortest is, and together they are 64 each.
-    return (
-        len(joined) == 64 * len(hashes) and min(map(len, hashes)) == 64 and _all_hex(joined)
-    )
+    return len(joined) == 64 * len(hashes) and min(map(len, hashes)) == 64 and _all_hex(joined)
 
 
 def _check_time(event_time: int, now: float, window: int) -> Problem | None:
