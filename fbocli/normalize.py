@@ -23,7 +23,6 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import phonenumbers
 import pycountry
-from dateutil import parser as dateparser
 
 __all__ = [
     "hash_email",
@@ -437,6 +436,8 @@ def _full_date(text: str, dayfirst: bool) -> date | None:
         pass
     if len(text) > _MAX_DATE_CHARS:
         return None
+    from dateutil import parser as dateparser  # imported on first use: ~13 ms of start-up
+
     try:
         first = dateparser.parse(text, default=_DEFAULT_A, dayfirst=dayfirst, ignoretz=True)
         second = dateparser.parse(text, default=_DEFAULT_B, dayfirst=dayfirst, ignoretz=True)

@@ -11,32 +11,45 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from fbocli.report import RunStats
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
-class _LiveColumn(ProgressColumn):
-    """Counters read from the display at render time (4 times a second)."""
 
-    def __init__(self, display: ProgressDisplay) -> None:
-        super().__init__()
-        self._display = display
+def _rich_progress(display: ProgressDisplay) -> Progress:
+    """The rich display, imported only when it is shown: rich costs ~50 ms of start-up
+    that cron runs, pipes and every benchmark run would otherwise pay for nothing."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
 
-    def render(self, task: Task) -> Text:
-        return Text.from_markup(self._display.describe())
+    class LiveColumn(ProgressColumn):
+        """Counters read from the display at render time (4 times a second)."""
+
+        def render(self, task: Task) -> Text:
+            return Text.from_markup(display.describe())
+
+    return Progress(
+        TextColumn("[bold]reading"),
+        BarColumn(bar_width=24),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        LiveColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        refresh_per_second=4,
+    )
 
 
 class ProgressDisplay:
@@ -50,16 +63,7 @@ class ProgressDisplay:
         self._task: TaskID | None = None
         self._verb = "would send" if dry_run else "sent"
         if enabled:
-            self._progress = Progress(
-                TextColumn("[bold]reading"),
-                BarColumn(bar_width=24),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                _LiveColumn(self),
-                console=Console(stderr=True),
-                transient=True,
-                refresh_per_second=4,
-            )
+            self._progress = _rich_progress(self)
             self._task = self._progress.add_task("", total=total_bytes)
 
     def __enter__(self) -> ProgressDisplay:

@@ -13,8 +13,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
-from dateutil import parser as dateparser
-
 __all__ = ["MS_THRESHOLD", "parse_event_time"]
 
 MS_THRESHOLD = 10**11  # numbers above this are Unix milliseconds, not seconds
@@ -175,6 +173,8 @@ def _parse_datetime(text: str, dayfirst: bool) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
+    from dateutil import parser as dateparser  # imported on first use: ~13 ms of start-up
+
     try:
         first = dateparser.parse(text, default=_DEFAULT_A, dayfirst=dayfirst, tzinfos=_tzinfos)
         second = dateparser.parse(text, default=_DEFAULT_B, dayfirst=dayfirst, tzinfos=_tzinfos)

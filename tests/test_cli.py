@@ -333,3 +333,78 @@ def test_rich_report_shows_brackets_literally() -> None:
         rich_output=True,
     )
     assert "[options], [options, country]" in out.getvalue()
+
+
+def test_live_progress_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
+    """stderr a real terminal: the rich display (imported only then) draws the reading bar
+    and the counters; stderr a pipe: not a byte of it."""
+    import os
+    import pty
+
+    command = [
+        sys.executable, "-m", "fbocli", "upload", str(JSONL), "-c", str(CONFIG),
+        "--now", "2026-11-20T00:00:00Z", "--dry-run", "--output", str(tmp_path / "out.jsonl"),
+        "--state-dir", str(tmp_path / "state"),
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200", "TERM": "xterm"}
+    leader, follower = pty.openpty()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
+        os.close(follower)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert proc.wait(60) == 0
+    os.close(leader)
+    text = drawn.decode("utf-8", "replace")
+    assert "reading" in text and "accepted" in text and "events would send" in text
+
+    piped = subprocess.run(command, capture_output=True, env=env, check=True)
+    assert b"reading" not in piped.stderr and b"\x1b[" not in piped.stderr
+
+
+def test_start_up_leaves_slow_imports_to_the_commands_that_use_them(tmp_path: Path) -> None:
+    """A dry run into a file or pipe never imports rich (the live display, the tty report),
+    requests (talking to Meta) or dateutil (timestamps ISO 8601 cannot read): together
+    ~100 ms of every start, which cron runs and benchmarks would pay for nothing."""
+    script = (
+        "import sys\n"
+        "from fbocli.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "slow = sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'requests', 'dateutil'})\n"
+        "print('imported:', ','.join(slow))\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "messageId": f"m-{n}",
+                    "timestamp": "2026-11-19T10:00:00.000Z",
+                    "properties": {"revenue": 10 + n, "currency": "USD"},
+                    "context": {
+                        "traits": {"email": f"a{n}@example.com", "phone": "(512) 719-3517"}
+                    },
+                }
+            )
+            + "\n"
+            for n in range(3)
+        )
+    )
+    command = [
+        sys.executable, "-c", script, "upload", str(events), "-c", str(CONFIG),
+        "--now", "2026-11-20T00:00:00Z", "--dry-run", "--output", str(tmp_path / "out.jsonl"),
+        "--state-dir", str(tmp_path / "state"),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "imported: "
