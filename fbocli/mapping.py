@@ -341,12 +341,13 @@ def _one(raw: object, normalize: Callable[[str], str | None]) -> str | None:
     return hash_key(raw, normalize) if isinstance(raw, str) else None
 
 
-# Hashed low-cardinality keys (gender, names, city, state, zip, country) per
-# (field, region, raw text): the same few thousand values repeat across millions of
-# events, so each is normalized and hashed once. Bounded: cleared when full.
-_HASHED: dict[tuple[str, str, str], str | None] = {}
+# Hashed low-cardinality keys (gender, names, city, state, zip) per field and region, each
+# a dict keyed by the raw text: the same few thousand values repeat across millions of
+# events, so each is normalized and hashed once, and a hit costs one string-keyed lookup
+# (no key tuple to build and hash). Bounded: a memo is cleared when full.
+_MEMOS: dict[tuple[str, str], dict[str, str | None]] = {}
 _MISSING = object()
-_HASHED_LIMIT = 200_000
+_MEMO_LIMIT = 50_000
 _NORMALIZERS: dict[str, Callable[[str, str], str | None]] = {
     "ge": lambda v, _region: norm_gender(v),
     "name": lambda v, _region: norm_name(v),
@@ -355,26 +356,40 @@ _NORMALIZERS: dict[str, Callable[[str, str], str | None]] = {
 }
 
 
+def _memo(what: str, region: str) -> dict[str, str | None]:
+    """The memo of one field in one region (created on first use)."""
+    memo = _MEMOS.get((what, region))
+    if memo is None:
+        memo = _MEMOS[(what, region)] = {}
+    return memo
+
+
+_GENDERS = _memo("ge", "")
+_NAMES = _memo("name", "")  # first and last names and cities: the same rule
+# region -> (state memo, zip memo) of that region
+_REGIONAL: dict[str, tuple[dict[str, str | None], dict[str, str | None]]] = {}
+
+
+def _regional(region: str) -> tuple[dict[str, str | None], dict[str, str | None]]:
+    found = _REGIONAL[region] = (_memo("st", region), _memo("zp", region))
+    return found
+
+
 def _one_cached(what: str, raw: object, region: str) -> str | None:
     """:func:`_one` with ``_NORMALIZERS[what]``, memoized: same answer, computed once."""
-    if type(raw) is str:  # the common case first: a string seen before
-        hit = _HASHED.get((what, region, raw), _MISSING)
-        if hit is not _MISSING:
-            return hit  # type: ignore[return-value]
-    elif isinstance(raw, int) and not isinstance(raw, bool):
+    if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str):
         return None
-    key = (what, region, raw)
-    try:
-        return _HASHED[key]
-    except KeyError:
-        pass
+    memo = _memo(what, region)
+    hashed = memo.get(raw, _MISSING)
+    if hashed is not _MISSING:
+        return hashed  # type: ignore[return-value]
     normalize = _NORMALIZERS[what]
     hashed = hash_key(raw, lambda v: normalize(v, region))
-    if len(_HASHED) >= _HASHED_LIMIT:
-        _HASHED.clear()
-    _HASHED[key] = hashed
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[raw] = hashed
     return hashed
 
 
@@ -410,7 +425,7 @@ def user_data(
 ) -> dict[str, Any]:
     """Hashed match keys under their Conversions API names; empty when none is usable.
 
-    The memoized keys are looked up in ``_HASHED`` here first, without a call per key:
+    The memoized keys are looked up in their memo here first, without a call per key:
     :func:`_one_cached` computes (and stores) only what is not there yet.
     """
     traits = context.get("traits")
@@ -428,7 +443,7 @@ def user_data(
         country = country_key = None
     region = country or mapping.default_country
     user: dict[str, Any] = {}
-    memo = _HASHED.get
+    names = _NAMES.get
     cached = _one_cached
 
     email = get("email")
@@ -449,7 +464,7 @@ def user_data(
         user["ph"] = ph
 
     gender = get("gender")
-    ge = memo(("ge", "", gender), _MISSING) if type(gender) is str else _MISSING
+    ge = _GENDERS.get(gender, _MISSING) if type(gender) is str else _MISSING
     if ge is _MISSING:
         ge = cached("ge", gender, "")
     if ge:
@@ -463,30 +478,31 @@ def user_data(
         name_first, name_last = split_name(name)
         first = first if first is not None and first != "" else name_first
         last = last if last is not None and last != "" else name_last
-    fn = memo(("name", "", first), _MISSING) if type(first) is str else _MISSING
+    fn = names(first, _MISSING) if type(first) is str else _MISSING
     if fn is _MISSING:
         fn = cached("name", first, "")
     if fn:
         user["fn"] = fn
-    ln = memo(("name", "", last), _MISSING) if type(last) is str else _MISSING
+    ln = names(last, _MISSING) if type(last) is str else _MISSING
     if ln is _MISSING:
         ln = cached("name", last, "")
     if ln:
         user["ln"] = ln
     city = address.get("city")
-    ct = memo(("name", "", city), _MISSING) if type(city) is str else _MISSING
+    ct = names(city, _MISSING) if type(city) is str else _MISSING
     if ct is _MISSING:
         ct = cached("name", city, "")
     if ct:
         user["ct"] = ct
+    states, zips = _REGIONAL.get(region) or _regional(region)
     state = address.get("state")
-    st = memo(("st", region, state), _MISSING) if type(state) is str else _MISSING
+    st = states.get(state, _MISSING) if type(state) is str else _MISSING
     if st is _MISSING:
         st = cached("st", state, region)
     if st:
         user["st"] = st
     postal = address.get("postalCode")
-    zp = memo(("zp", region, postal), _MISSING) if type(postal) is str else _MISSING
+    zp = zips.get(postal, _MISSING) if type(postal) is str else _MISSING
     if zp is _MISSING:
         zp = cached("zp", postal, region)
     if zp:
