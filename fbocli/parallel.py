@@ -2,11 +2,12 @@
 
 Parsing, mapping, hashing and serializing an event is pure CPU work in Python, so one
 process tops out at a few thousand events/s. For a large JSON lines file the pipeline
-hands blocks of raw lines (~512 KB, a chunk of work each) to worker processes; each
-worker parses, maps and counts them and serializes every accepted event to its wire
-bytes (``Conversion.wire``), so the main process only merges counts, writes rejects,
-batches, filters through the journal and splices pre-serialized events into request
-bodies. Results come back in input order, so outputs are byte-for-byte those of the
+hands blocks of raw lines (~512 KB, a chunk of work each) to worker processes (for a
+plain file only their positions, and a worker reads the lines itself); each worker
+parses, maps and counts them and serializes every accepted event to its wire bytes
+(``Conversion.wire``), so the main process only merges counts, writes rejects, batches,
+filters through the journal and splices pre-serialized events into request bodies.
+Results come back in input order, so outputs are byte-for-byte those of the
 in-process path.
 
 Small inputs, stdin, CSV and JSON array documents stay in-process: a pool does not pay
@@ -32,7 +33,7 @@ from typing import Any
 from fbocli import wire
 from fbocli.errors import FbocliError
 from fbocli.mapping import Conversion, MapContext, map_message, map_record
-from fbocli.readers import block_messages
+from fbocli.readers import FileSpan, block_messages
 from fbocli.report import Tally
 
 MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up is not worth it
@@ -40,7 +41,7 @@ BLOCK_BYTES = 512 * 1024  # ~ 1,000 events per block of lines handed to a worker
 AHEAD_PER_WORKER = 4  # blocks in flight per worker: bounds memory, keeps workers busy
 
 Serializer = Callable[[Conversion], bytes]
-Chunk = tuple[str, int, bytes]  # (source, number of the first line, whole lines)
+Chunk = tuple[str, int, "bytes | FileSpan"]  # (source, number of the first line, whole lines)
 
 _ctx: MapContext | None = None
 _serialize: Serializer | None = None  # None: the sink needs no wire text (validate)
@@ -120,7 +121,8 @@ def map_chunk(chunk: Chunk) -> Mapped:
     wire bytes (None for validate, which only counts them)."""
     ctx = _ctx
     assert ctx is not None
-    source, first_line, block = chunk
+    source, first_line, lines = chunk
+    block = lines.read(source) if isinstance(lines, FileSpan) else lines
     serialize = _serialize
     routes_of = ctx.routes
     tally = Tally(ctx.now)
@@ -261,6 +263,8 @@ def _serve(
         result: Mapped | BaseException
         try:
             result = map_chunk(chunk)
+        except FbocliError as exc:  # the input could not be read: the main process says so
+            result = exc
         except Exception as exc:  # a bug: the main process raises it  # pragma: no cover
             result = RuntimeError(f"mapping worker: {exc.__class__.__name__}: {exc}")
         data = pickle.dumps((number, result), pickle.HIGHEST_PROTOCOL)

@@ -57,7 +57,7 @@ def run(
             for reader in readers:
                 if pool is not None and reader.chunkable:
                     # Workers count each chunk; only rejects and accepted events come back.
-                    blocks = reader.line_blocks(BLOCK_BYTES)
+                    blocks = reader.line_blocks(BLOCK_BYTES, spans=True)
                     for source, tally, rejected, events in pool.map(blocks):
                         stats.merge(tally)
                         for item in rejected:

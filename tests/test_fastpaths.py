@@ -248,13 +248,23 @@ def test_pii_key_memo_matches_the_regex(key: str) -> None:
 
 @pytest.mark.parametrize("size", [1, 2, 3, 100, 1000, 1 << 20])
 @pytest.mark.parametrize("ending", [b"\n", b""])
-def test_line_blocks_number_lines_like_records(tmp_path: Path, size: int, ending: bytes) -> None:
-    from fbocli.readers import block_lines, jsonl_records
+@pytest.mark.parametrize("spans", [False, True], ids=["bytes", "spans"])
+def test_line_blocks_number_lines_like_records(
+    tmp_path: Path, size: int, ending: bytes, spans: bool
+) -> None:
+    from fbocli.readers import FileSpan, block_lines, jsonl_records
 
     path = _input(tmp_path)
     path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n\n  \n" + b'{"bad"' + ending)
     expected = [(r.source, r.line, r.message, r.error) for r in _reader(path).records()]
-    blocks = list(_reader(path).line_blocks(size))
+    reader = _reader(path)
+    handed = list(reader.line_blocks(size, spans=spans))
+    assert all(isinstance(lines, FileSpan) for *_, lines in handed) is spans
+    blocks = [
+        (source, first, lines.read(source) if isinstance(lines, FileSpan) else lines)
+        for source, first, lines in handed
+    ]
+    assert reader.bytes_read == path.stat().st_size
     assert b"".join(block for _, _, block in blocks) == path.read_bytes()
     got = [
         (r.source, r.line, r.message, r.error)
@@ -263,6 +273,71 @@ def test_line_blocks_number_lines_like_records(tmp_path: Path, size: int, ending
     ]
     assert got == expected
     assert got[-1][1:] == (len(path.read_bytes().splitlines()), None, "invalid_json")
+
+
+def test_gzip_and_fifo_blocks_stay_bytes(tmp_path: Path) -> None:
+    """Only a plain regular file is handed out by position: a gzip file's blocks are its
+    decompressed lines, and a named pipe cannot be read at an offset."""
+    import gzip
+
+    from fbocli.readers import FileSpan
+
+    data = _input(tmp_path).read_bytes()
+    packed = tmp_path / "in.jsonl.gz"
+    packed.write_bytes(gzip.compress(data))
+    blocks = list(_reader(packed).line_blocks(1000, spans=True))
+    assert not any(isinstance(lines, FileSpan) for *_, lines in blocks)
+    assert b"".join(lines for *_, lines in blocks) == data  # type: ignore[misc]
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    with subprocess.Popen(["sh", "-c", f"cat '{tmp_path / 'in.jsonl'}' > '{fifo}'"]):
+        file = io.FileIO(fifo, "r")
+        reader = InputReader(str(fifo), "auto", CsvSettings(), file.read, file, 0)
+        blocks = list(reader.line_blocks(1000, spans=True))
+        reader.close()
+    assert not any(isinstance(lines, FileSpan) for *_, lines in blocks)
+    assert b"".join(lines for *_, lines in blocks) == data  # type: ignore[misc]
+
+
+def test_a_span_the_file_no_longer_holds_is_an_input_error(tmp_path: Path) -> None:
+    from fbocli.errors import InputError
+    from fbocli.readers import FileSpan
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"a": 1}\n' * 10)
+    with path.open("rb") as file:
+        fd = file.fileno()
+        assert FileSpan(fd, 9, 18).read("in.jsonl") == b'{"a": 1}\n' * 2
+        with pytest.raises(InputError, match=r"^in.jsonl: read failed: the file shrank"):
+            FileSpan(fd, 81, 18).read("in.jsonl")
+    with pytest.raises(InputError, match=r"^in.jsonl: read failed: .*Bad file descriptor"):
+        FileSpan(fd, 0, 9).read("in.jsonl")
+
+
+def test_a_worker_that_cannot_read_its_span_stops_the_run_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """The error a worker meets reading the input reaches the main process as it is (an
+    InputError, exit 2), not as an internal error."""
+    from fbocli.config import load_settings
+    from fbocli.errors import InputError
+    from fbocli.mapping import MapContext
+    from fbocli.parallel import MappingPool
+    from fbocli.readers import FileSpan
+
+    ctx = MapContext.create(load_settings(str(SAMPLE_CONFIG)), NOW_TS)
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(SAMPLE.read_bytes())
+    with path.open("rb") as file:
+        size = path.stat().st_size
+        pool = MappingPool(ctx, None, 2)
+        try:
+            chunks = iter([("in.jsonl", 1, FileSpan(file.fileno(), 0, size + 100))])
+            with pytest.raises(InputError, match=r"in\.jsonl: read failed: the file shrank"):
+                list(pool.map(chunks))
+        finally:
+            pool.terminate()
 
 
 def _reader(path: Path) -> InputReader:
