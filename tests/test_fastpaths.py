@@ -559,3 +559,34 @@ def test_a_killed_mapping_worker_stops_the_run_instead_of_hanging(tmp_path: Path
         proc.wait()
     assert proc.returncode == 1, err
     assert b"a mapping worker process died (exit status -9)" in err
+
+
+def test_subdivisions_read_from_the_data_file_equal_pycountrys_database() -> None:
+    """normalize._subdivisions reads pycountry's ISO 3166-2 file itself (pycountry's own
+    database costs ~50 ms a process to load); for every country, and for codes naming
+    none, the codes and names it gives are what the database gives."""
+    import pycountry
+
+    from fbocli import normalize
+
+    def reference(region: str) -> tuple[frozenset[str], dict[str, str]]:
+        subs = pycountry.subdivisions.get(country_code=region.upper()) or ()
+        codes: set[str] = set()
+        names: dict[str, str] = {}
+        for sub in sorted(subs, key=lambda s: str(s.code)):
+            suffix = str(sub.code).partition("-")[2].upper()
+            if suffix:
+                codes.add(suffix)
+                key = normalize.norm_name(str(sub.name))
+                if key:
+                    names.setdefault(key, suffix.lower())
+        return frozenset(codes), names
+
+    assert normalize._subdivision_table() is not None  # the fast path is the one tested
+    regions = [c.alpha_2.lower() for c in pycountry.countries] + ["xx", "zz", "q1"]
+    with_subdivisions = 0
+    for region in regions:
+        codes, names = normalize._subdivisions(region)
+        assert (codes, dict(names)) == reference(region), region
+        with_subdivisions += bool(codes)
+    assert with_subdivisions > 150
