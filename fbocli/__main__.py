@@ -1,3 +1,3 @@
-from fbocli.cli import main
+from fbocli.cli import entry
 
-main()
+entry()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,17 @@ class _Group(click.Group):
 @click.version_option(__version__, prog_name="fbocli")
 def main() -> None:
     """Upload offline conversions (store sales, leads) to Meta, mapped as Segment did."""
+
+
+def entry() -> None:
+    """The ``fbocli`` program (console script and ``python -m fbocli``): :func:`main`, then
+    an exit without the garbage collector's final pass over every object alive (~20 ms
+    of each run). Everything fbocli writes is closed explicitly before that; tests call
+    :func:`main` in-process, where the collector stays as it is."""
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
