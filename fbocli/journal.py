@@ -148,6 +148,15 @@ class Journal:
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from exc
 
+    def has_rows(self, dataset_id: str) -> bool:
+        """Whether anything was ever recorded for ``dataset_id`` (answered from memory
+        after the first question): while not, no event of it can be already sent."""
+        with self._lock:
+            try:
+                return self._rows_for(dataset_id)
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+
     def _rows_for(self, dataset_id: str) -> bool:
         has = self._has_rows.get(dataset_id)
         if has is None:

@@ -177,6 +177,7 @@ class MappingPool:
         # fork: workers inherit the imported modules and warm caches instantly. The run
         # starts the pool before any sender thread exists.
         context = multiprocessing.get_context("fork")
+        quiet_gc()  # in this process too: it unpickles and batches every event
         self.processes = processes
         self._tasks: multiprocessing.Queue[tuple[int, Chunk] | None] = context.Queue()
         self._results, writer = context.Pipe(duplex=False)

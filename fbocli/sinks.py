@@ -308,6 +308,8 @@ def journal_filter(journal: Journal, stats: RunStats) -> Keep:
     """The batcher's filter: drop events the journal says were delivered (`already_sent`)."""
 
     def keep(dataset_id: str, pending: list[Conversion]) -> list[Conversion]:
+        if not journal.has_rows(dataset_id):  # a first run: no keys to build and look up
+            return pending
         sent = journal.already_sent(dataset_id, [(c.event_name, c.event_id) for c in pending])
         if not sent:
             return pending

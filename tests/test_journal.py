@@ -141,10 +141,13 @@ def test_a_dataset_without_rows_is_checked_without_a_lookup(tmp_path: Path) -> N
         assert first.already_sent("ds", keys) == set()
         assert first.already_sent("ds", keys) == set()
         assert sum("json_each" in s for s in statements) == 0
+        assert not first.has_rows("ds")
         first.record("ds", keys[:3], "b1")
+        assert first.has_rows("ds") and not first.has_rows("other")
         assert first.already_sent("ds", keys) == set(keys[:3])
         assert first.already_sent("other", keys) == set()
     with Journal(path) as second:  # rows from an earlier run
+        assert second.has_rows("ds") and not second.has_rows("other")
         assert second.already_sent("ds", keys) == set(keys[:3])
 
 
