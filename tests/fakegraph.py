@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import gc
 import itertools
 import json
 import re
 import secrets
+import signal
 import socket
 import struct
 import sys
@@ -1022,6 +1024,10 @@ def main(argv: list[str] | None = None) -> int:
     # collector's sight: each request parses ~30,000 objects, whose allocations would
     # otherwise trigger collections walking all of it (benchmarks share two cores).
     gc.freeze()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # where is it stuck? kill -USR1
+    # Ctrl-C stops it even when started from a background job, which ignores SIGINT (and
+    # Python then installs no KeyboardInterrupt handler).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(graph.url, flush=True)
     try:
         threading.Event().wait()

@@ -669,6 +669,13 @@ def test_runs_by_hand() -> None:
         )
     finally:
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # say where it hung rather than only that it did
+            proc.send_signal(signal.SIGUSR1)  # the fake prints every thread's stack
+            time.sleep(1)
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"the fake did not stop on Ctrl-C; stderr: {err!r}") from None
     assert proc.returncode == 0
     assert "events accepted" in err
