@@ -396,7 +396,7 @@ def _subdivision_table() -> Mapping[str, list[tuple[str, str]]] | None:
 
     pycountry's database would build an object and its index entries for each of ~5,000
     subdivisions at the first lookup: ~50 ms in every process, each mapping worker
-    included, where reading the same file takes ~5 ms (a test compares every country).
+    included, where reading the same file takes ~13 ms (a test compares every country).
     """
     database: Any = pycountry.subdivisions  # untyped library
     try:

@@ -214,7 +214,7 @@ class FileSpan(NamedTuple):
 
     A mapping worker, forked after the file was opened, holds the same descriptor and
     reads the span itself with ``pread``: the lines are not copied into a pickle, through
-    a pipe and out again (a tenth of a parallel run's CPU went there).
+    a pipe and out again (~0.09 CPU s per 100,000 events went there).
     """
 
     fd: int
@@ -362,15 +362,18 @@ class InputReader:
                 if not data:
                     return
                 end = data.rfind(b"\n") + 1
-                while not end:  # a line longer than a block: read on to its end
-                    more = os.pread(fd, size, offset + len(data))
-                    if not more:
-                        end = len(data)  # the last line, without a newline
-                        break
-                    data += more
-                    end = data.rfind(b"\n") + 1
+                if end:
+                    newlines = data.count(b"\n", 0, end)
+                else:  # one line longer than a block: the block is that line
+                    end, newlines = len(data), 0
+                    while more := os.pread(fd, size, offset + end):
+                        cut = more.find(b"\n") + 1
+                        if cut:
+                            end, newlines = end + cut, 1
+                            break
+                        end += len(more)
                 yield self.source, number, FileSpan(fd, offset, end)
-                number += data.count(b"\n", 0, end)
+                number += newlines
                 offset += end
                 self._spanned = offset
         except OSError as exc:
