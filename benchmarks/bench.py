@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -461,22 +462,27 @@ def main(argv: list[str] | None = None) -> int:
         write_input(data, args.n)
     results: list[Measure] = []
     written = 0
-    runs = []
-    for _ in range(args.repeat):
-        seconds, rss, written = dry_run(data, config, work, args.n)
-        runs.append((seconds, rss))
-    results.append(best("dry run (CLI, JSONL -> request bodies)", args.n, runs))
-    if not args.no_upload:
-        with FakeGraph() as url:
-            runs = [upload(data, config, work, url) for _ in range(args.repeat)]
-        results.append(best("upload to local fake Graph API", args.n, runs))
+    dry_runs: list[tuple[float, float]] = []
+    upload_runs: list[tuple[float, float]] = []
+    peer_times: list[float] = []
+    with FakeGraph() if not args.no_upload else nullcontext(None) as url:
+        for _ in range(args.repeat):
+            # One run of each measure in turn, not all of one then all of the next: a host
+            # that gets busier or quieter meanwhile then weighs on fbocli and the peer alike.
+            seconds, rss, written = dry_run(data, config, work, args.n)
+            dry_runs.append((seconds, rss))
+            if url is not None:
+                upload_runs.append(upload(data, config, work, url))
+            if not args.no_peer and (took := peer(data)) is not None:
+                peer_times.append(took)
+    results.append(best("dry run (CLI, JSONL -> request bodies)", args.n, dry_runs))
+    if upload_runs:
+        results.append(best("upload to local fake Graph API", args.n, upload_runs))
     ratio = None
-    if not args.no_peer:
-        times = [t for t in (peer(data) for _ in range(args.repeat)) if t is not None]
-        if times:
-            runs = [(t, 0.0) for t in times]
-            results.append(best("peer: facebook-business SDK (in-process)", args.n, runs))
-            ratio = results[0].events_per_s / results[-1].events_per_s
+    if peer_times:
+        runs = [(t, 0.0) for t in peer_times]
+        results.append(best("peer: facebook-business SDK (in-process)", args.n, runs))
+        ratio = results[0].events_per_s / results[-1].events_per_s
     if args.rss_n:
         big = work / f"events-{args.rss_n}-{NOW_S}.jsonl"
         if not big.exists():
