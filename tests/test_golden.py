@@ -14,6 +14,7 @@ from fbocli.config import parse_settings
 from fbocli.mapping import MapContext, map_record
 from fbocli.payload import capi_event
 from fbocli.readers import Record
+from tests.conftest import shared_root
 
 
 def _golden(shared_dir: Path) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _golden(shared_dir: Path) -> dict[str, Any]:
 
 
 def _cases() -> list[Any]:
-    path = Path(__file__).resolve().parents[2] / "shared" / "examples" / "golden.json"
+    path = shared_root() / "examples" / "golden.json"
     return json.loads(path.read_text("utf-8"))["cases"]
 
 

@@ -29,6 +29,7 @@ from fbocli.mapping import Conversion, MapContext, map_record
 from fbocli.payload import capi_event, legacy_warning, offline_event
 from fbocli.readers import Record
 from fbocli.settings import Settings
+from tests.conftest import shared_root
 from tests.fakegraph import FakeGraph, Fault, check_legacy_event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def sha(text: str) -> str:
 
 
 def _golden() -> dict[str, Any]:
-    path = ROOT.parent / "shared" / "examples" / "golden.json"
+    path = shared_root() / "examples" / "golden.json"
     data: dict[str, Any] = json.loads(path.read_text("utf-8"))
     return data
 
