@@ -16,6 +16,9 @@ for them (``FBOCLI_PARALLEL_MIN_BYTES``, a testing aid, lowers the threshold).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import gc
 import multiprocessing
 import os
@@ -94,6 +97,31 @@ def quiet_gc() -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+KEEP_BYTES = 16 << 20  # freed memory a process may keep for reuse
+MAP_BYTES = 4 << 20  # allocations at least this large get their own mapping
+
+
+def keep_freed_memory() -> None:
+    """Let the C allocator reuse the ~1 MB buffers of a run instead of faulting in new ones.
+
+    Every block, result, request body and write is a buffer of 0.5-1 MB. glibc gives each
+    its own mapping (or trims the heap once it is freed), so the next one faults in 256
+    fresh pages, which the kernel must zero: 20,000-70,000 page faults per 100,000 events
+    in the main process. Keeping up to 16 MB of freed heap and serving allocations below
+    4 MB from it halves them; peak RSS does not change (measured, docs/performance.md).
+    Elsewhere than glibc (musl, macOS) there is no ``mallopt`` and nothing changes.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    mallopt(_M_TRIM_THRESHOLD, KEEP_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, MAP_BYTES)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -178,9 +206,11 @@ class MappingPool:
         # starts the pool before any sender thread exists.
         context = multiprocessing.get_context("fork")
         quiet_gc()  # in this process too: it unpickles and batches every event
+        keep_freed_memory()  # before forking: the workers inherit the setting
         self.processes = processes
         self._tasks: multiprocessing.Queue[tuple[int, Chunk] | None] = context.Queue()
         self._results, writer = context.Pipe(duplex=False)
+        _widen(self._results)
         lock = context.Lock()  # one result at a time through the shared pipe
         self._workers = [
             context.Process(
@@ -237,6 +267,24 @@ class MappingPool:
         self._tasks.cancel_join_thread()  # blocks never taken need not be flushed
         self._tasks.close()
         self._results.close()
+
+
+PIPE_BYTES = 1 << 20  # Linux's default ceiling for an unprivileged process
+
+
+def _widen(pipe: Connection) -> None:
+    """Make the results pipe hold a whole block's result (~1 MB of wire JSON).
+
+    With the default 64 KB, a result crosses in ~17 pieces: the worker blocks on each
+    until the main process has read the one before, and each is a read, a write and a
+    wake-up. Where the kernel refuses (a lower ``pipe-max-size``, the user's pipe quota),
+    the default stays: only slower.
+    """
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setpipe is None:  # pragma: no cover - not Linux
+        return
+    with contextlib.suppress(OSError):  # the host's limits decide
+        fcntl.fcntl(pipe.fileno(), setpipe, PIPE_BYTES)
 
 
 class WorkerDied(FbocliError):
