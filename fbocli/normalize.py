@@ -4,7 +4,9 @@ Every function here is pure: same input, same output, no I/O. Meta only matches 
 when both sides hashed the *same* normalized text, so each rule below is the contract,
 not a heuristic. The slow libraries (pycountry, phonenumbers, dateutil) sit behind
 ``functools`` caches so that a run of many events with few distinct cities, states or
-countries pays for each lookup once.
+countries pays for each lookup once. pycountry's ISO tables are read from its own data
+files (its import alone costs ~35 ms of every start, mostly ``importlib.metadata``); the
+library itself is imported only if a file is not laid out as expected.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import math
 import re
 import unicodedata
@@ -23,7 +26,6 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 import orjson
 import phonenumbers
-import pycountry
 
 __all__ = [
     "hash_email",
@@ -373,7 +375,7 @@ def _subdivisions(region: str) -> tuple[frozenset[str], Mapping[str, str]]:
     if table is not None:
         found = table.get(region.upper(), ())
     else:  # pragma: no cover - a pycountry whose data file is laid out otherwise
-        database: Any = pycountry.subdivisions  # untyped library
+        database: Any = _pycountry().subdivisions  # untyped library
         subs = database.get(country_code=region.upper()) or ()
         found = [(str(sub.code), str(sub.name)) for sub in subs]
     codes: set[str] = set()
@@ -398,19 +400,78 @@ def _subdivision_table() -> Mapping[str, list[tuple[str, str]]] | None:
     subdivisions at the first lookup: ~50 ms in every process, each mapping worker
     included, where reading the same file takes ~13 ms (a test compares every country).
     """
-    database: Any = pycountry.subdivisions  # untyped library
-    try:
-        with open(database.filename, "rb") as file:
-            entries = orjson.loads(file.read())[database.root_key]
-        table: dict[str, list[tuple[str, str]]] = {}
-        for entry in entries:
-            code, name = entry["code"], entry["name"]
-            if not isinstance(code, str) or not isinstance(name, str):
-                return None
-            table.setdefault(code.split("-")[0].upper(), []).append((code, name))
-    except (OSError, AttributeError, KeyError, TypeError, orjson.JSONDecodeError):
+    entries = _pycountry_data("iso3166-2.json", "3166-2")
+    if entries is None:
         return None
+    table: dict[str, list[tuple[str, str]]] = {}
+    for entry in entries:
+        code, name = entry.get("code"), entry.get("name")
+        if not isinstance(code, str) or not isinstance(name, str):
+            return None
+        table.setdefault(code.split("-")[0].upper(), []).append((code, name))
     return MappingProxyType(table)
+
+
+def _pycountry_data(file_name: str, root_key: str) -> list[dict[str, Any]] | None:
+    """The entries of one of pycountry's ISO data files, found and read without importing
+    pycountry; None when the file is missing or not a list of objects of strings."""
+    try:
+        spec = importlib.util.find_spec("pycountry")
+        if spec is None or not spec.submodule_search_locations:
+            return None  # pragma: no cover - pycountry is a dependency
+        path = f"{next(iter(spec.submodule_search_locations))}/databases/{file_name}"
+        with open(path, "rb") as file:
+            entries = orjson.loads(file.read())[root_key]
+    except (OSError, ImportError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+            return None
+    return entries
+
+
+def _pycountry() -> Any:
+    """pycountry itself: only when its data files are not laid out as expected."""
+    import pycountry  # ~35 ms of start-up: avoided whenever the files serve
+
+    return pycountry
+
+
+@functools.cache
+def _countries() -> Mapping[str, str] | None:
+    """Lower-cased alpha-2, alpha-3, numeric code, flag or name -> lower-case alpha-2: what
+    ``pycountry.countries.lookup`` answers, built the way it builds its indexes.
+
+    pycountry indexes every field of every country, lower-cased, a later country taking
+    a value from an earlier one, and its lookup tries the indexes in the order their
+    fields first appear; merging them with the first index applied last gives the same
+    answer in one dictionary (``tests/test_normalize.py`` compares every value).
+    """
+    entries = _pycountry_data("iso3166-1.json", "3166-1")
+    if entries is None:
+        return None
+    indexes: dict[str, dict[str, str]] = {}
+    for entry in entries:
+        code = entry.get("alpha_2")
+        if code is None:
+            return None
+        for field, value in entry.items():
+            indexes.setdefault(field, {})[value.lower()] = code.lower()
+    merged: dict[str, str] = {}
+    for index in reversed(indexes.values()):
+        merged.update(index)
+    return MappingProxyType(merged)
+
+
+@functools.cache
+def _currencies() -> frozenset[str] | None:
+    """Lower-cased ISO 4217 alpha-3 codes pycountry knows."""
+    entries = _pycountry_data("iso4217.json", "4217")
+    if entries is None or not all("alpha_3" in entry for entry in entries):
+        return None
+    return frozenset(entry["alpha_3"].lower() for entry in entries)
 
 
 @_cached(4096)
@@ -451,11 +512,14 @@ def norm_country(value: str) -> str | None:
         return alias
     if not text:
         return None
-    try:
-        country = pycountry.countries.lookup(text)
-    except LookupError:
+    countries = _countries()
+    if countries is not None:
+        return countries.get(text.lower())
+    try:  # pragma: no cover - a pycountry whose data file is laid out otherwise
+        country = _pycountry().countries.lookup(text)
+    except LookupError:  # pragma: no cover
         return None
-    return str(country.alpha_2).lower()
+    return str(country.alpha_2).lower()  # pragma: no cover
 
 
 def _full_date(text: str, dayfirst: bool) -> date | None:
@@ -499,7 +563,11 @@ def norm_currency(value: str) -> str | None:
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         return None
     code = code.upper()
-    return code if pycountry.currencies.get(alpha_3=code) is not None else None
+    currencies = _currencies()
+    if currencies is not None:
+        return code if code.lower() in currencies else None
+    found = _pycountry().currencies.get(alpha_3=code)  # pragma: no cover - as above
+    return code if found is not None else None  # pragma: no cover
 
 
 def parse_amount(value: object) -> float | int | None:

@@ -300,6 +300,42 @@ def test_norm_country_every_alpha2_maps_to_itself() -> None:
         assert norm_country(str(country.alpha_3)) == code.lower()
 
 
+def _pycountry_lookup(text: str) -> str | None:
+    try:
+        return str(pycountry.countries.lookup(text).alpha_2).lower()
+    except LookupError:
+        return None
+
+
+def test_norm_country_reads_pycountrys_file_as_its_lookup_does() -> None:
+    """normalize reads pycountry's ISO 3166-1 file itself (importing pycountry costs ~35 ms
+    of start-up): every value of every field, in any case, finds what pycountry finds."""
+    from fbocli.normalize import _countries
+
+    assert _countries() is not None  # the file was read: the comparison below is real
+    values = {v for c in pycountry.countries for v in c._fields.values() if isinstance(v, str)}
+    assert len(values) > 1000
+    for value in sorted(values):
+        for text in (value, value.upper(), value.lower(), value.title()):
+            if text.strip() and text.strip().lower() != "uk":  # the one alias (mapping.md)
+                assert norm_country(text) == _pycountry_lookup(text.strip()), text
+    for junk in ("Atlantis", "U", "usx", "840 ", "Germany!", "ГЕРМАНИЯ"):
+        assert norm_country(junk) == _pycountry_lookup(junk.strip())
+
+
+def test_norm_currency_knows_what_pycountry_knows() -> None:
+    from itertools import product
+
+    from fbocli.normalize import _currencies
+
+    assert _currencies() is not None
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    for code in map("".join, product(letters, repeat=3)):
+        known = pycountry.currencies.get(alpha_3=code) is not None
+        assert (norm_currency(code) == code) is known, code
+        assert (norm_currency(code.lower()) == code) is known, code
+
+
 # --- birthday --------------------------------------------------------------------------
 
 
