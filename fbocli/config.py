@@ -10,9 +10,8 @@ import ipaddress
 import os
 import re
 import tomllib
-import zoneinfo
 from collections.abc import Callable, Mapping
-from importlib import resources
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +79,8 @@ def load_settings(option: str | None = None, env: Mapping[str, str] = os.environ
 
 def starter_config() -> str:
     """The commented starter config that `fbocli init` writes."""
+    from importlib import resources  # (only `fbocli init` needs it)
+
     return resources.files("fbocli").joinpath("data/config.example.toml").read_text("utf-8")
 
 
@@ -315,7 +316,7 @@ def parse_settings(
         default_country=(norm_country(country) or "") if country.strip() else "",
         hash_external_id=c.get(m, "mapping", "hash_external_id", bool, True),
         timezone=timezone,
-        tz=None if timezone.upper() == "UTC" else zoneinfo.ZoneInfo(timezone),
+        tz=None if timezone.upper() == "UTC" else _zone(timezone),
     )
 
     u = c.table(data, "upload")
@@ -386,9 +387,18 @@ def parse_settings(
     )
 
 
+def _zone(name: str) -> tzinfo:
+    """An IANA zone (zoneinfo is imported only when a configuration names one)."""
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(name)
+
+
 def _check_timezone(name: str) -> str | None:
     if name.upper() == "UTC":
         return None
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -17,7 +17,6 @@ for them (``FBOCLI_PARALLEL_MIN_BYTES``, a testing aid, lowers the threshold).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import gc
 import multiprocessing
@@ -115,6 +114,8 @@ def keep_freed_memory() -> None:
     4 MB from it halves them; peak RSS does not change (measured, docs/performance.md).
     Elsewhere than glibc (musl, macOS) there is no ``mallopt`` and nothing changes.
     """
+    import ctypes  # (~3 ms: only a run that starts a pool gets here)
+
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt

@@ -7,7 +7,6 @@ import json
 import re
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
@@ -23,6 +22,8 @@ from fbocli.report import RunStats
 from fbocli.settings import Settings
 
 if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
+    from concurrent.futures import Future
+
     from fbocli.graph import BatchResult, GraphClient, WireEvent
 
 
@@ -177,6 +178,8 @@ class UploadSink:
         self.rejects = rejects
         self.stop = stop
         workers = settings.upload.workers
+        from concurrent.futures import ThreadPoolExecutor  # (~7 ms: uploads only)
+
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fbocli-send")
         self._slots = threading.BoundedSemaphore(2 * workers)
         self._futures: dict[Future[None], tuple[str, list[Conversion]]] = {}

@@ -531,6 +531,18 @@ def test_plain_iso_fast_path_matches_the_general_parser_on_a_grid() -> None:
         assert parse_event_time(text, tz=tz) == _parse_general(text, tz, False), text
 
 
+def test_every_utc_offset_is_read_like_the_general_parser() -> None:
+    # The fast path learns offsets as it meets them: each one, and the near misses.
+    valid = [f"{sign}{h:02d}:{m:02d}" for sign in "+-" for h in range(24) for m in range(60)]
+    tails = [f"{sign}{h:02d}:{m:02d}" for sign in "+-" for h in range(26) for m in range(62)]
+    tails += ["+5:30", "+05:3", "+05-30", "+05:3a", "+0530", "±05:30", "+٠٥:٣٠", "+05:30Z"]
+    for tail in tails:
+        text = f"2026-11-16T22:31:14{tail}"
+        assert parse_event_time(text) == _parse_general(text, None, False), text
+    for tail in valid:  # not vacuous: each of these takes the fast path
+        assert _plain_iso(f"2026-11-16T22:31:14{tail}", None) is not None, tail
+
+
 def test_plain_iso_fast_path_takes_the_common_shapes() -> None:
     # Not vacuous: these must not fall through to the general parser.
     for text in [
