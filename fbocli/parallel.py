@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
-import multiprocessing
 import os
 import pickle
 import signal
@@ -28,15 +27,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from multiprocessing.connection import Connection, wait
-from multiprocessing.synchronize import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fbocli import wire
 from fbocli.errors import FbocliError
 from fbocli.mapping import Conversion, MapContext, map_message, map_record
 from fbocli.readers import FileSpan, block_messages
 from fbocli.report import Tally
+
+if TYPE_CHECKING:  # multiprocessing (~10 ms) loads only when a run starts a pool
+    import multiprocessing
+    from multiprocessing.connection import Connection
+    from multiprocessing.synchronize import Lock
 
 MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up is not worth it
 BLOCK_BYTES = 512 * 1024  # ~ 1,000 events per block of lines handed to a worker
@@ -205,6 +207,10 @@ class MappingPool:
     def __init__(self, ctx: MapContext, serialize: Serializer | None, processes: int) -> None:
         # fork: workers inherit the imported modules and warm caches instantly. The run
         # starts the pool before any sender thread exists.
+        import multiprocessing
+        from multiprocessing.connection import wait
+
+        self._wait = wait
         context = multiprocessing.get_context("fork")
         quiet_gc()  # in this process too: it unpickles and batches every event
         keep_freed_memory()  # before forking: the workers inherit the setting
@@ -246,7 +252,7 @@ class MappingPool:
 
     def _result(self, number: int, early: dict[int, Mapped]) -> Mapped:
         while number not in early:
-            ready = wait([self._results, *(w.sentinel for w in self._workers)])
+            ready = self._wait([self._results, *(w.sentinel for w in self._workers)])
             if self._results not in ready:
                 dead = next(w for w in self._workers if w.sentinel in ready)
                 dead.join(5)  # its sentinel can fire just before it can be reaped

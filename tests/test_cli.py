@@ -370,9 +370,9 @@ def test_live_progress_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
 
 def test_start_up_leaves_slow_imports_to_the_commands_that_use_them(tmp_path: Path) -> None:
     """A dry run into a file or pipe never imports rich (the live display, the tty report),
-    requests (talking to Meta), dateutil (timestamps ISO 8601 cannot read) or pycountry
-    (its data files are read directly): together ~130 ms of every start, which cron runs
-    and benchmarks would pay for nothing."""
+    requests (talking to Meta), dateutil (timestamps ISO 8601 cannot read), pycountry
+    (its data files are read directly) or multiprocessing (a small input is mapped
+    in-process): together ~140 ms of every start, which cron runs would pay for nothing."""
     script = (
         "import sys\n"
         "from fbocli.cli import main\n"
@@ -380,7 +380,7 @@ def test_start_up_leaves_slow_imports_to_the_commands_that_use_them(tmp_path: Pa
         "    main()\n"
         "except SystemExit as done:\n"
         "    assert done.code == 0, done.code\n"
-        "slow = {'rich', 'requests', 'dateutil', 'pycountry'}\n"
+        "slow = {'rich', 'requests', 'dateutil', 'pycountry', 'multiprocessing'}\n"
         "slow = sorted({m.split('.')[0] for m in sys.modules} & slow)\n"
         "print('imported:', ','.join(slow))\n"
     )
