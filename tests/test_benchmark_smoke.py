@@ -36,3 +36,30 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert all(m["events_per_s"] > 0 for m in result["results"])
     assert "| measure |" in proc.stdout and result["machine"]["cores"]
     assert "bench-fake-token" not in proc.stdout + proc.stderr
+
+
+def test_instruction_count_probes_run(tmp_path: Path) -> None:
+    """benchmarks/instructions.py runs each part under valgrind (not in CI); here each
+    part runs as the probe valgrind would watch, on a few hundred events."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+        import instructions
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    (tmp_path / "fbocli.toml").write_text(bench.CONFIG, encoding="utf-8")
+    data = tmp_path / "events.jsonl"
+    saved, bench.NOW_S = bench.NOW_S, instructions.NOW
+    try:
+        bench.write_input(data, 600)
+    finally:
+        bench.NOW_S = saved
+    script = str(ROOT / "benchmarks" / "instructions.py")
+    for part in ("worker", "main", "fake"):
+        done = subprocess.run(
+            [sys.executable, script, "--probe", part, "--passes", "1", "--data", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (part, done.stderr[-3000:])

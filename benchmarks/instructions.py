@@ -1,0 +1,180 @@
+"""Instructions per event, counted by valgrind's cachegrind: a measure the host cannot bend.
+
+Wall time and even CPU time vary by ±20 % on a shared 2-core VM from one minute to the
+next, which hides any change worth a few percent. The number of instructions a piece of
+work executes does not: the same code on the same input counts the same within ~0.2 %.
+So a change is judged here first, and by ``bench.py`` after (docs/performance.md).
+
+Each part runs in a fresh interpreter under cachegrind twice, once warming up only and
+once with two more passes over the same events; the difference, per event, is the
+steady cost:
+
+* ``worker``: what a mapping worker does per block (parse, map, hash, count, serialize,
+  pickle the result), ``fbocli.parallel.map_chunk``;
+* ``main``: what the main process does with a worker's result (unpickle, batch, build
+  the request bodies, write them);
+* ``fake``: the fake Graph API validating and answering those requests;
+* ``startup``: instructions to import what a run imports (one count, not per event).
+
+Usage: ``python benchmarks/instructions.py [PART ...] [-n 8000]`` (needs ``valgrind``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import gc
+import os
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("startup", "worker", "main", "fake")
+NOW = 1_795_910_400  # 2026-11-29: the generated events' timestamps are around it
+
+
+def _setup(data: Path) -> tuple[list[tuple[str, int, bytes]], object]:
+    sys.path.insert(0, str(ROOT))
+    from fbocli import parallel
+    from fbocli.config import load_settings
+    from fbocli.mapping import MapContext
+    from fbocli.payload import capi_event
+    from fbocli.readers import open_input
+    from fbocli.settings import CsvSettings
+
+    settings = load_settings(str(data.parent / "fbocli.toml"))
+    parallel._ctx = MapContext.create(settings, NOW)
+    parallel._serialize = parallel.serializer(capi_event)
+    with open_input(str(data), "auto", CsvSettings()) as reader:
+        blocks = list(reader.line_blocks(parallel.BLOCK_BYTES, spans=False))
+    return blocks, parallel  # type: ignore[return-value]
+
+
+def probe(part: str, passes: int, data: Path) -> int:
+    """One part, warmed up, then ``passes`` more times; returns the events per pass."""
+    blocks, parallel = _setup(data)
+    map_chunk = parallel.map_chunk  # type: ignore[attr-defined]
+    if part == "worker":
+
+        def work() -> None:
+            for block in blocks:
+                pickle.dumps(map_chunk(block), pickle.HIGHEST_PROTOCOL)
+
+    else:
+        from fbocli import wire
+        from fbocli.batching import Batcher
+
+        results = [pickle.dumps(map_chunk(b), pickle.HIGHEST_PROTOCOL) for b in blocks]
+        bodies: list[tuple[str, bytes]] = []
+
+        def keep(dataset: str, batch: list) -> None:  # type: ignore[type-arg]
+            bodies.append((dataset, wire.body({}, [c.wire for c in batch])))
+
+        def batch_all() -> None:
+            bodies.clear()
+            batcher = Batcher(1000, keep)
+            for result in results:
+                _, _, events = pickle.loads(result)
+                for conversion in parallel.conversions(events):  # type: ignore[attr-defined]
+                    batcher.add(conversion)
+            batcher.flush()
+
+        if part == "main":
+            out = open(os.devnull, "wb")  # noqa: SIM115 - lives as long as the probe
+
+            def work() -> None:
+                batch_all()
+                for _, body in bodies:
+                    out.write(body)
+
+        else:  # fake
+            from tests.fakegraph import FakeGraph
+
+            batch_all()
+            datasets = sorted({d for d, _ in bodies})
+            fake = FakeGraph(tokens=["t"], datasets=datasets, now=NOW, store_events=False)
+            headers = {"authorization": "Bearer t", "content-type": "application/json"}
+
+            def work() -> None:
+                for dataset, body in bodies:
+                    answer = fake.handle("POST", f"/v24.0/{dataset}/events", headers, body)
+                    assert answer is not None and answer.status == 200, answer
+
+    work()
+    gc.collect()
+    gc.freeze()
+    for _ in range(passes):
+        work()
+    return sum(block[2].count(b"\n") for block in blocks)
+
+
+def _cachegrind(args: list[str]) -> int:
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no"]
+    valgrind.append("--cachegrind-out-file=/dev/null")
+    done = subprocess.run(
+        [*valgrind, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def count(part: str, data: Path) -> tuple[int, int]:
+    """(instructions, events): per pass over the events for a pipeline part; for
+    ``startup``, of the whole start (events 1)."""
+    if part == "startup":
+        return _cachegrind([sys.executable, "-c", "import fbocli.cli"]), 1
+    me = [sys.executable, __file__, "--probe", part, "--data", str(data)]
+    warm, more = _cachegrind([*me, "--passes", "0"]), _cachegrind([*me, "--passes", "2"])
+    with data.open("rb") as file:
+        events = sum(1 for _ in file)
+    return (more - warm) // 2, events
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("parts", nargs="*", help=f"of {', '.join(PARTS)} (default: all)")
+    parser.add_argument("-n", type=int, default=8000, help="events (default 8,000)")
+    parser.add_argument("--probe", choices=PARTS[1:], help=argparse.SUPPRESS)
+    parser.add_argument("--passes", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe:  # one measured process, under valgrind
+        probe(args.probe, args.passes, args.data)
+        return 0
+    unknown = sorted(set(args.parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part {', '.join(unknown)}: choose from {', '.join(PARTS)}")
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed: nothing to count", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench
+
+    compileall.compile_dir(ROOT / "fbocli", quiet=1)  # counted: running, not compiling
+    compileall.compile_file(ROOT / "tests" / "fakegraph.py", quiet=1)
+    with tempfile.TemporaryDirectory(prefix="fbocli-instructions-") as work:
+        data = Path(work) / "events.jsonl"
+        (Path(work) / "fbocli.toml").write_text(bench.CONFIG, encoding="utf-8")
+        bench.NOW_S = NOW  # the events' timestamps fall within Meta's window of NOW
+        bench.write_input(data, args.n)
+        for part in args.parts or PARTS:
+            instructions, events = count(part, data)
+            per = "" if part == "startup" else f" per event (over {events:,} events)"
+            print(f"{part:8s} {instructions // max(events, 1):>13,} instructions{per}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
