@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
-__all__ = ["MS_THRESHOLD", "parse_event_time"]
+__all__ = ["MS_THRESHOLD", "parse_event_time", "plain_iso"]
 
 MS_THRESHOLD = 10**11  # numbers above this are Unix milliseconds, not seconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,7 +50,7 @@ def parse_event_time(
     None, never raises, for anything that is not a time between years 1 and 9999.
     """
     if type(value) is str and 19 <= len(value) <= 29:
-        fast = _plain_iso(value, tz)
+        fast = plain_iso(value, tz)
         if fast is not None:
             return fast
     return _parse_general(value, tz, dayfirst)
@@ -83,7 +83,7 @@ def _parse_general(value: object, tz: tzinfo | None, dayfirst: bool) -> int | No
     return seconds if _MIN_SECONDS <= seconds <= _MAX_SECONDS else None
 
 
-def _plain_iso(text: str, tz: tzinfo | None) -> int | None:
+def plain_iso(text: str, tz: tzinfo | None) -> int | None:
     """Unix seconds of ``YYYY-MM-DD[T ]HH:MM:SS`` + ``Z`` / ``.fffZ`` / ``.ffffffZ`` /
     ``+HH:MM`` (or nothing when ``tz`` is UTC), years 1900-2999, by arithmetic.
 

@@ -43,7 +43,7 @@ from fbocli.normalize import (
 )
 from fbocli.readers import Record
 from fbocli.settings import Settings
-from fbocli.timeparse import _parse_general, _plain_iso, parse_event_time
+from fbocli.timeparse import _parse_general, plain_iso, parse_event_time
 from tests.test_fuzz import messages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -540,7 +540,7 @@ def test_every_utc_offset_is_read_like_the_general_parser() -> None:
         text = f"2026-11-16T22:31:14{tail}"
         assert parse_event_time(text) == _parse_general(text, None, False), text
     for tail in valid:  # not vacuous: each of these takes the fast path
-        assert _plain_iso(f"2026-11-16T22:31:14{tail}", None) is not None, tail
+        assert plain_iso(f"2026-11-16T22:31:14{tail}", None) is not None, tail
 
 
 def test_plain_iso_fast_path_takes_the_common_shapes() -> None:
@@ -553,9 +553,9 @@ def test_plain_iso_fast_path_takes_the_common_shapes() -> None:
         "2026-11-16T22:31:14-08:00",
         "2026-11-16 22:31:14",
     ]:
-        fast = _plain_iso(text, None)
+        fast = plain_iso(text, None)
         assert fast is not None and fast == _parse_general(text, None, False), text
-    assert _plain_iso("2026-11-16 22:31:14", ZoneInfo("America/New_York")) is None
+    assert plain_iso("2026-11-16 22:31:14", ZoneInfo("America/New_York")) is None
 
 
 # --- the worker's shortcuts: map_message, inlined counting, SHA-256, capi_event -----------
