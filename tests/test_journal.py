@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fbocli.errors import ExitStatus, LockError, StateError
 from fbocli.journal import (
@@ -155,6 +157,38 @@ def test_keys_with_quotes_and_unicode_round_trip(journal: Journal) -> None:
     odd = [("Purchase", "o\"'\\ne, ü 🛒"), ("Custom Event ✓", "[1, 2]")]
     journal.record("ds", odd, "b")
     assert journal.already_sent("ds", odd) == set(odd)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ids=st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_recorded_keys_are_stored_exactly_whatever_their_characters(
+    journal: Journal, ids: list[str]
+) -> None:
+    """Each recorded key comes back exactly as given, and the lookup (which passes its keys
+    as one JSON parameter, where json_extract would cut a NUL short) never makes a key
+    that was not recorded look already sent: an event is never skipped by mistake."""
+    journal.prune(older_than=float("inf"))
+    journal.record("ds", [("Purchase", i) for i in ids], "b")
+    conn = sqlite3.connect(journal.path)
+    try:
+        stored = {row[0] for row in conn.execute("SELECT event_id FROM sent")}
+    finally:
+        conn.close()
+    assert stored == set(ids)
+    for i in ids:
+        if "\0" not in i:
+            assert journal.already_sent("ds", [("Purchase", i)]) == {("Purchase", i)}
+        prefix = i.split("\0")[0]
+        if prefix not in ids:  # a NUL-cut version of a key is not a recorded key
+            assert journal.already_sent("ds", [("Purchase", prefix)]) == set()
 
 
 def test_rows_survive_sigkill_right_after_record(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ from fbocli.normalize import (
 )
 from fbocli.readers import Record
 from fbocli.settings import Settings
-from fbocli.timeparse import _parse_general, plain_iso, parse_event_time
+from fbocli.timeparse import _parse_general, parse_event_time, plain_iso
 from tests.test_fuzz import messages
 
 ROOT = Path(__file__).resolve().parent.parent
