@@ -397,10 +397,8 @@ def _zone(name: str) -> tzinfo:
 def _check_timezone(name: str) -> str | None:
     if name.upper() == "UTC":
         return None
-    import zoneinfo
-
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        _zone(name)
+    except (KeyError, ValueError, OSError):  # not found (a KeyError), malformed, a directory
         return f'is not an IANA time zone name (like "Europe/Paris"): {name!r}'
     return None

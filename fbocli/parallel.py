@@ -113,7 +113,7 @@ def keep_freed_memory() -> None:
     its own mapping (or trims the heap once it is freed), so the next one faults in 256
     fresh pages, which the kernel must zero: 20,000-70,000 page faults per 100,000 events
     in the main process. Keeping up to 16 MB of freed heap and serving allocations below
-    4 MB from it halves them; peak RSS does not change (measured, docs/performance.md).
+    4 MB from it leaves ~8,500; peak RSS does not change (measured, docs/performance.md).
     Elsewhere than glibc (musl, macOS) there is no ``mallopt`` and nothing changes.
     """
     import ctypes  # (~3 ms: only a run that starts a pool gets here)

@@ -134,3 +134,18 @@ def test_starter_config_is_valid_and_uses_the_defaults() -> None:
     assert s.destination.api_version == "v24.0"
     assert s.upload.batch_size == 1000
     assert s.events  # it maps at least one example event
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Mars/Base", "../etc/passwd", "Europe/Paris "])
+def test_a_timezone_that_is_not_a_zone_is_a_config_problem(zone: str) -> None:
+    """Not a traceback: "Europe" is a directory of the zone database, not a zone."""
+    data = {"events": {"Order Completed": "123"}, "mapping": {"timezone": zone}}
+    with pytest.raises(ConfigError) as info:
+        parse_settings(data, env={})
+    assert any(p.startswith("mapping.timezone") for p in info.value.problems), info.value.problems
+
+
+def test_a_named_timezone_is_used() -> None:
+    data = {"events": {"Order Completed": "123"}, "mapping": {"timezone": "Europe/Paris"}}
+    settings = parse_settings(data, env={})
+    assert str(settings.mapping.tz) == "Europe/Paris"
