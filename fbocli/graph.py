@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from fbocli import __version__, wire
 from fbocli.errors import ApiVersionError, AuthError, FbocliError, UsageError
@@ -316,6 +317,27 @@ class _Throttle:
             return max(0.0, self._until - self._clock()), self._usage
 
 
+class _Authorization(AuthBase):
+    """The ``Authorization`` header of a request: the bearer token, or none at all.
+
+    Given as the request's auth (not as a header) because requests applies ``~/.netrc``
+    to any request without auth of its own, and a ``default`` entry there matches every
+    host: its Basic credentials would replace the token (every upload then failing with
+    "access token invalid"), or go to Meta with a request that must carry none.
+    """
+
+    def __init__(self, header: str | None) -> None:
+        self._header = header
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._header is not None:
+            request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "_Authorization(<redacted>)" if self._header else "_Authorization(None)"
+
+
 class GraphClient:
     """Thread-safe Graph API client; see the module docstring and meta-api.md."""
 
@@ -349,9 +371,8 @@ class GraphClient:
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers["User-Agent"] = f"fbocli/{__version__}"
-        self._bearer: dict[str, str] = {}
-        if token:
-            self._bearer["Authorization"] = f"Bearer {token.reveal()}"
+        self._with_token = _Authorization(f"Bearer {token.reveal()}" if token else None)
+        self._without_token = _Authorization(None)
 
     def __repr__(self) -> str:
         return f"GraphClient({self._base!r}, token={self._token!r})"
@@ -538,15 +559,14 @@ class GraphClient:
         params: Mapping[str, str] | None,
         bearer: bool,
     ) -> requests.Response:
-        headers = dict(self._bearer) if bearer else {}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
+        headers = {"Content-Type": "application/json"} if body is not None else {}
         return self._session.request(
             method,
             url,
             data=body if body is not None else data,
             params=params,
             headers=headers,
+            auth=self._with_token if bearer else self._without_token,
             timeout=self._timeout,
             allow_redirects=False,
         )

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -721,3 +722,21 @@ def test_backoff_is_full_jitter_within_the_cap(
 def test_graph_error_is_an_fbocli_error() -> None:
     err = GraphError("boom", info=None)
     assert isinstance(err, FbocliError) and str(err) == "boom" and err.info is None
+
+
+def test_netrc_credentials_never_replace_the_bearer_token(
+    fake: FakeGraph, rec: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests applies ~/.netrc to a request without its own auth, and a ``default``
+    entry matches every host: its Basic credentials would overwrite the bearer token."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login netrc-user password netrc-password\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with make_client(fake.url, rec) as client:
+        result = client.send_events(DS, events(3), extra=EXTRA)
+        assert result.delivered == [0, 1, 2]
+        client.post_form("device/login", {"access_token": "app|token", "scope": "x"})
+    sent, device = fake.requests[0], fake.requests[-1]
+    assert sent["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert "authorization" not in device["headers"]  # no token, and no netrc login either
