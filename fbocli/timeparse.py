@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
-__all__ = ["MS_THRESHOLD", "parse_event_time", "plain_iso"]
+__all__ = ["MS_THRESHOLD", "parse_event_time", "parse_general", "plain_iso"]
 
 MS_THRESHOLD = 10**11  # numbers above this are Unix milliseconds, not seconds
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,10 +53,10 @@ def parse_event_time(
         fast = plain_iso(value, tz)
         if fast is not None:
             return fast
-    return _parse_general(value, tz, dayfirst)
+    return parse_general(value, tz, dayfirst)
 
 
-def _parse_general(value: object, tz: tzinfo | None, dayfirst: bool) -> int | None:
+def parse_general(value: object, tz: tzinfo | None, dayfirst: bool) -> int | None:
     """:func:`parse_event_time` for every input; the fast path only shortcuts it."""
     if isinstance(value, bool):
         return None

@@ -43,7 +43,7 @@ from fbocli.normalize import (
 )
 from fbocli.readers import Record
 from fbocli.settings import Settings
-from fbocli.timeparse import _parse_general, parse_event_time, plain_iso
+from fbocli.timeparse import parse_event_time, parse_general, plain_iso
 from tests.test_fuzz import messages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -514,7 +514,7 @@ def test_plain_iso_fast_path_matches_the_general_parser(
 ) -> None:
     if data is not None:
         text = _mutated(text, data)
-    assert parse_event_time(text, tz=tz, dayfirst=dayfirst) == _parse_general(text, tz, dayfirst)
+    assert parse_event_time(text, tz=tz, dayfirst=dayfirst) == parse_general(text, tz, dayfirst)
 
 
 def test_plain_iso_fast_path_matches_the_general_parser_on_a_grid() -> None:
@@ -528,7 +528,7 @@ def test_plain_iso_fast_path_matches_the_general_parser_on_a_grid() -> None:
         dates, "T ", [0, 1, 9, 10, 19, 20, 23, 24, 25], clock, tails, [None, ZONES[2]]
     ):
         text = f"{day}{sep}{hour:02d}:{minute:02d}:{second:02d}{tail}"
-        assert parse_event_time(text, tz=tz) == _parse_general(text, tz, False), text
+        assert parse_event_time(text, tz=tz) == parse_general(text, tz, False), text
 
 
 def test_every_utc_offset_is_read_like_the_general_parser() -> None:
@@ -538,7 +538,7 @@ def test_every_utc_offset_is_read_like_the_general_parser() -> None:
     tails += ["+5:30", "+05:3", "+05-30", "+05:3a", "+0530", "±05:30", "+٠٥:٣٠", "+05:30Z"]
     for tail in tails:
         text = f"2026-11-16T22:31:14{tail}"
-        assert parse_event_time(text) == _parse_general(text, None, False), text
+        assert parse_event_time(text) == parse_general(text, None, False), text
     for tail in valid:  # not vacuous: each of these takes the fast path
         assert plain_iso(f"2026-11-16T22:31:14{tail}", None) is not None, tail
 
@@ -554,7 +554,7 @@ def test_plain_iso_fast_path_takes_the_common_shapes() -> None:
         "2026-11-16 22:31:14",
     ]:
         fast = plain_iso(text, None)
-        assert fast is not None and fast == _parse_general(text, None, False), text
+        assert fast is not None and fast == parse_general(text, None, False), text
     assert plain_iso("2026-11-16 22:31:14", ZoneInfo("America/New_York")) is None
 
 
