@@ -194,7 +194,11 @@ def _build(
         properties = _obj(properties)
     value, value_key = _value(event, properties, ctx)
     raw = properties.get("currency")
-    currency = ctx.settings.mapping.default_currency if raw is None or raw == "" else _currency(raw)
+    if raw is None or raw == "":
+        currency = ctx.settings.mapping.default_currency
+    else:  # _currency's answer for a known code, without its call (once per event)
+        code = norm_currency(raw) if type(raw) is str else None
+        currency = code if code is not None else _currency(raw)
     ldu = _ldu(msg, ctx) if ctx.settings.mapping.limited_data_use else None
     context = msg.get("context")
     if type(context) is not dict:
@@ -210,6 +214,11 @@ def _build(
         event_id = _event_id(msg)
     # tuple.__new__ with the fields in order: the named tuple's own __new__ is a Python
     # function (~0.5 µs per call); wire is None until a worker serializes the event.
+    # (Most events have one route: no comprehension, which is a call of its own.)
+    if len(routes) == 1:
+        ds, name = routes[0]
+        fields = (ds, name, event_time, event_id, user, custom, ldu, source, line, None)
+        return [_new_tuple(Conversion, fields)]
     return [
         _new_tuple(
             Conversion, (ds, name, event_time, event_id, user, custom, ldu, source, line, None)
@@ -647,7 +656,15 @@ def _contents(properties: dict[str, Any]) -> tuple[list[str], list[dict[str, Any
                     pid = _id_text(product.get("id"))
             if pid is not None:
                 ids.append(pid)
-                contents.append(_content(pid, product.get("quantity"), product.get("price")))
+                quantity, price = product.get("quantity"), product.get("price")
+                if (
+                    type(quantity) is int
+                    and 0 <= quantity < _FLOATABLE_INT
+                    and ((type(price) is float and -_INF < price < _INF) or type(price) is int)
+                ):  # _content's answer for JSON numbers, without the call (per product)
+                    contents.append({"id": pid, "quantity": quantity, "item_price": price})
+                else:
+                    contents.append(_content(pid, quantity, price))
     if not contents:
         pid = _id_text(properties.get("product_id"))
         if pid is not None:
