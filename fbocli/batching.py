@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from fbocli.mapping import Conversion
 
@@ -28,6 +28,19 @@ class Batcher:
         pending.append(conversion)
         if len(pending) >= self.batch_size:
             self._drain(conversion.dataset_id, final=False)
+
+    def extend(self, conversions: Iterable[Conversion]) -> None:
+        """:meth:`add` each, in order: a parallel run hands over a block's events at once,
+        and a call per event was a fifth of what the main process spent on them."""
+        pending_of, size = self._pending, self.batch_size
+        for conversion in conversions:
+            dataset_id = conversion.dataset_id
+            pending = pending_of.get(dataset_id)
+            if pending is None:
+                pending = pending_of[dataset_id] = []
+            pending.append(conversion)
+            if len(pending) >= size:
+                self._drain(dataset_id, final=False)
 
     def flush(self) -> None:
         for dataset_id in list(self._pending):

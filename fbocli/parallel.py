@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gc
 import os
 import pickle
@@ -67,12 +68,7 @@ def workers() -> int:
 
 def serializer(build: Callable[[Conversion], dict[str, Any]]) -> Serializer:
     """The wire JSON text of one event, exactly as the sinks would have serialized it."""
-    dumps = wire.dumps
-
-    def serialize(conv: Conversion) -> bytes:
-        return dumps(build(conv))
-
-    return serialize
+    return wire.encoder(build)
 
 
 def _init(ctx: MapContext, serialize: Serializer | None) -> None:
@@ -157,7 +153,7 @@ def map_chunk(chunk: Chunk) -> Mapped:
     serialize = _serialize
     routes_of = ctx.routes
     tally = Tally(ctx.now)
-    accept, age = tally.accept, tally.age
+    accept = tally.accept
     rejected: list[Packed] = []
     events: list[Packed] = []
     keep = events.append
@@ -172,10 +168,10 @@ def map_chunk(chunk: Chunk) -> Mapped:
             # (the same tuple, looked up rather than rebuilt: once per record).
             conversions = outcome.conversions
             first = conversions[0]
-            accept(tuple(first.user), age(first.event_time), routes_of[outcome.segment_event])
+            accept(first.user, first.event_time, routes_of[outcome.segment_event])
             for c in conversions:
                 wire = None if serialize is None else serialize(c)
-                ds, name, when, event_id = c.dataset_id, c.event_name, c.event_time, c.event_id
+                ds, name, when, event_id, _user, _custom, _ldu, _source, _line, _wire = c
                 keep((ds, name, when, event_id, _NO_KEYS, _NO_KEYS, None, source, line, wire))
         else:
             tally.add(source, line, outcome)
@@ -188,8 +184,11 @@ def map_chunk(chunk: Chunk) -> Mapped:
 def conversions(events: list[Packed]) -> list[Conversion]:
     """Main process: accepted events as the batcher and sinks need them (identity,
     position and wire bytes; the hashed keys stayed in the worker)."""
-    new = tuple.__new__
-    return [new(Conversion, fields) for fields in events]
+    return list(map(_as_conversion, events))
+
+
+# tuple.__new__(Conversion, fields): a C call per event, no Python frame
+_as_conversion = functools.partial(tuple.__new__, Conversion)
 
 
 class MappingPool:

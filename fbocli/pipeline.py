@@ -62,8 +62,7 @@ def run(
                         stats.merge(tally)
                         for item in rejected:
                             rejects.write(source, *item)
-                        for conversion in conversions(events):
-                            add(conversion)
+                        batcher.extend(conversions(events))
                         if progress is not None:
                             progress(stats, done + reader.bytes_read)
                 else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -71,17 +72,20 @@ class Tally:
             conversions = outcome.conversions
             first = conversions[0]
             routes = tuple((conv.dataset_id, conv.event_name) for conv in conversions)
-            self.accept(tuple(first.user), self.age(first.event_time), routes)
+            self.accept(first.user, first.event_time, routes)
         elif status == "rejected":
             self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
         else:
             skips = self.skips
             skips[outcome.reason] = skips.get(outcome.reason, 0) + 1
 
-    def accept(self, keys: tuple[str, ...], age: str, routes: tuple[tuple[str, str], ...]) -> None:
-        """One accepted record: its first conversion's match keys and age label, and the
-        (dataset, event name) of each of its conversions."""
-        key = (keys, age, routes)
+    def accept(
+        self, user: Mapping[str, Any], event_time: int, routes: tuple[tuple[str, str], ...]
+    ) -> None:
+        """One accepted record: its first conversion's match keys and time, and the
+        (dataset, event name) of each of its conversions. (A mapping worker calls this
+        per record: :meth:`age` is inlined.)"""
+        key = (tuple(user), self.labels[bisect_left(self.limits, event_time)], routes)
         accepted = self.accepted
         accepted[key] = accepted.get(key, 0) + 1
 

@@ -9,10 +9,12 @@ event a worker already serialized.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 
 def dumps(value: Any) -> bytes:
@@ -26,6 +28,21 @@ def dumps(value: Any) -> bytes:
         return orjson.dumps(value)
     except orjson.JSONEncodeError:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def encoder(build: Callable[[T], Any]) -> Callable[[T], bytes]:
+    """``lambda item: dumps(build(item))`` in one call: a mapping worker encodes every
+    event through it (a call costs about as much as a small event's encoding)."""
+    fast, refused = orjson.dumps, orjson.JSONEncodeError
+
+    def encode(item: T) -> bytes:
+        value = build(item)
+        try:
+            return fast(value)
+        except refused:
+            return dumps(value)
+
+    return encode
 
 
 def body(extra: Mapping[str, Any], events: Sequence[bytes]) -> bytes:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import signal
@@ -193,6 +194,58 @@ def test_wire_json_is_compact_utf8_and_takes_any_integer() -> None:
     assert wire.dumps({"a": [1, 2.5, "é"], "b": None}) == '{"a":[1,2.5,"é"],"b":null}'.encode()
     assert wire.dumps({"n": 2**70, "x": 0.5}) == b'{"n":1180591620717411303424,"x":0.5}'
     assert json.loads(wire.dumps({"n": -(2**64), "s": "\n"})) == {"n": -(2**64), "s": "\n"}
+
+
+def test_the_workers_encoder_writes_what_dumps_writes() -> None:
+    """wire.encoder (build then encode, in one call) falls back like wire.dumps does."""
+    encode = wire.encoder(lambda n: {"value": n, "name": "café"})
+    for n in (0, -1, 2**63 - 1, 2**64, -(2**70), 10**30):
+        assert encode(n) == wire.dumps({"value": n, "name": "café"})
+    assert json.loads(encode(2**70)) == {"value": 2**70, "name": "café"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    datasets=st.lists(st.sampled_from("abc"), max_size=60),
+    size=st.integers(1, 7),
+    cuts=st.lists(st.integers(0, 60), max_size=5),
+    drop=st.sets(st.integers(0, 60)),
+)
+def test_batcher_extend_emits_what_add_emits(
+    datasets: list[str], size: int, cuts: list[int], drop: set[int]
+) -> None:
+    """A parallel run hands the batcher a block of events at once (extend), the
+    in-process path one at a time (add): the same batches, in the same order, whatever
+    the blocks and whatever the journal filter keeps."""
+    from fbocli.batching import Batcher
+
+    events = [_conversion(ds, n) for n, ds in enumerate(datasets)]
+
+    def run(feed: Any) -> list[tuple[str, list[str]]]:
+        emitted: list[tuple[str, list[str]]] = []
+        batcher = Batcher(
+            size,
+            lambda ds, batch: emitted.append((ds, [c.event_id for c in batch])),
+            lambda ds, pending: [c for c in pending if c.line not in drop],
+        )
+        feed(batcher)
+        batcher.flush()
+        return emitted
+
+    def one_by_one(batcher: Any) -> None:
+        for event in events:
+            batcher.add(event)
+
+    def in_blocks(batcher: Any) -> None:
+        bounds = [0, *sorted(cuts), len(events)]
+        for start, end in itertools.pairwise(bounds):
+            batcher.extend(events[start:end])
+
+    assert run(in_blocks) == run(one_by_one)
+
+
+def _conversion(dataset_id: str, n: int) -> mapping.Conversion:
+    return mapping.Conversion(dataset_id, "Purchase", 0, f"e{n}", {}, {}, None, "f", n)
 
 
 # --- memoized match keys -----------------------------------------------------------------
