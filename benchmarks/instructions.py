@@ -81,8 +81,7 @@ def probe(part: str, passes: int, data: Path) -> int:
             batcher = Batcher(1000, keep)
             for result in results:
                 _, _, events = pickle.loads(result)
-                for conversion in parallel.conversions(events):  # type: ignore[attr-defined]
-                    batcher.add(conversion)
+                batcher.extend(parallel.conversions(events))  # type: ignore[attr-defined]
             batcher.flush()
 
         if part == "main":
