@@ -30,8 +30,8 @@ class Batcher:
             self._drain(conversion.dataset_id, final=False)
 
     def extend(self, conversions: Iterable[Conversion]) -> None:
-        """:meth:`add` each, in order: a parallel run hands over a block's events at once,
-        and a call per event was a fifth of what the main process spent on them."""
+        """:meth:`add` each, in order: a parallel run hands over a block's events at once
+        (one call per block, not per event, in the main process)."""
         pending_of, size = self._pending, self.batch_size
         for conversion in conversions:
             dataset_id = conversion.dataset_id
