@@ -110,6 +110,11 @@ class MapContext:
         names = {*s.events, *s.lead_events, *s.registration_events}
         object.__setattr__(self, "routes", {name: s.routes(name) for name in names})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt through __init__ (routes derived again): the default protocol sets the
+        # fields one by one, which a frozen class compiled by mypyc refuses.
+        return (MapContext, (self.settings, self.now, self.oldest, self.newest, self.offline))
+
     @classmethod
     def create(cls, settings: Settings, now: int) -> MapContext:
         return cls(
