@@ -10,23 +10,28 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+def run_bench(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """benchmarks/bench.py ARGS working in tmp_path/work: (the process, its JSON results)."""
     out = tmp_path / "bench.json"
-    env = {**os.environ, "FBOCLI_CONFIG": ""}
-    args = ["-n", "2000", "--keep", str(tmp_path / "work"), "--json", str(out)]
+    args = (*args, "--keep", str(tmp_path / "work"), "--json", str(out))
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), *args],
-        env=env,
+        env={**os.environ, "FBOCLI_CONFIG": ""},
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return proc, json.loads(out.read_text())
+
+
+def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    proc, result = run_bench(tmp_path, "-n", "2000")
     # Every synthetic event is valid and routed to one dataset: 2000 in, 2000 out.
     assert result["dry_run_events_written"] == 2000
     names = [m["name"] for m in result["results"]]

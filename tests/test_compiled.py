@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_benchmark_smoke import run_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import mypyc_build  # noqa: E402
@@ -122,17 +124,7 @@ def test_mapping_tests_pass_against_the_compiled_build(compiled: Path) -> None:
 
 
 def test_the_benchmark_measures_the_compiled_build(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
-    args = ["-n", "500", "--no-peer", "--compiled", "--keep", str(tmp_path / "work")]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), *args, "--json", str(out)],
-        env={**os.environ, "FBOCLI_CONFIG": ""},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    proc, result = run_bench(tmp_path, "-n", "500", "--no-peer", "--compiled")
     assert result["dry_run_events_written"] == 500
     assert result["machine"]["fbocli_build"].startswith("mypyc-compiled")
     assert (tmp_path / "work" / "compiled" / "fbocli").is_dir()
