@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# The modules a mapping worker spends its time in (docs/performance.md, "Compiled").
+# The modules a mapping worker spends its time in (docs/performance.md, "The compiled
+# build"); setup.py compiles the same list.
 COMPILED = ("fbocli/mapping.py", "fbocli/normalize.py", "fbocli/timeparse.py")
 
 

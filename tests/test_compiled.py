@@ -3,7 +3,8 @@
 Skipped where mypyc or a C compiler is missing. Otherwise the three compiled modules
 (scripts/mypyc_build.py) must be what gets imported, a dry run of the sample must write
 byte-identical requests, rejects and summary in-process and through the mapping pool, and
-the mapping, normalization and fast-path test modules must pass against the compiled build.
+the golden, mapping, equivalence, normalization, timestamp and Meta-peer hash tests must
+pass against the compiled build.
 """
 
 from __future__ import annotations
