@@ -1,13 +1,13 @@
-"""Group conversions into per-dataset batches of at most ``batch_size``."""
+"""Group events into per-dataset batches of at most ``batch_size``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from fbocli.mapping import Conversion
+from fbocli.mapping.message import Event
 
-Emit = Callable[[str, list[Conversion]], None]
-Keep = Callable[[str, list[Conversion]], list[Conversion]]
+Emit = Callable[[str, list[Event]], None]
+Keep = Callable[[str, list[Event]], list[Event]]
 
 
 class Batcher:
@@ -21,28 +21,22 @@ class Batcher:
         self.batch_size = batch_size
         self._emit = emit
         self._keep = keep
-        self._pending: dict[str, list[Conversion]] = {}
+        self._pending: dict[str, list[Event]] = {}
 
-    def add(self, conversion: Conversion) -> None:
-        pending = self._pending.setdefault(conversion.dataset_id, [])
-        pending.append(conversion)
-        if len(pending) >= self.batch_size:
-            self._drain(conversion.dataset_id, final=False)
-
-    def extend(self, conversions: Iterable[Conversion]) -> None:
-        """:meth:`add` each, in order: a parallel run hands over a block's events at once
-        (one call per block, not per event, in the main process)."""
-        pending_of, size = self._pending, self.batch_size
-        for conversion in conversions:
-            dataset_id = conversion.dataset_id
+    def extend(self, events: Iterable[Event]) -> None:
+        """Add events in order, emitting every batch that fills up."""
+        pending_of = self._pending
+        for event in events:
+            dataset_id = event.dataset_id
             pending = pending_of.get(dataset_id)
             if pending is None:
                 pending = pending_of[dataset_id] = []
-            pending.append(conversion)
-            if len(pending) >= size:
+            pending.append(event)
+            if len(pending) >= self.batch_size:
                 self._drain(dataset_id, final=False)
 
     def flush(self) -> None:
+        """Emit what is left (the end of the input)."""
         for dataset_id in list(self._pending):
             self._drain(dataset_id, final=True)
 

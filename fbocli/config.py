@@ -7,7 +7,6 @@ config in one pass rather than one error per run.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from fbocli.errors import ConfigError
-from fbocli.normalize import norm_country, norm_currency
+from fbocli.mapping.normalize import norm_country, norm_currency
 from fbocli.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_URL,
@@ -39,7 +38,7 @@ def user_config_path() -> Path:
     return Path(platformdirs.user_config_dir("fbocli")) / "config.toml"
 
 
-def find_config(option: str | None, env: Mapping[str, str] = os.environ) -> Path | None:
+def find_config(option: str | None, env: Mapping[str, str]) -> Path | None:
     """Lookup order of cli.md: --config, $FBOCLI_CONFIG, ./fbocli.toml, the user config dir."""
     for explicit, origin in ((option, "--config"), (env.get("FBOCLI_CONFIG"), "$FBOCLI_CONFIG")):
         if explicit:
@@ -55,26 +54,34 @@ def find_config(option: str | None, env: Mapping[str, str] = os.environ) -> Path
     return None
 
 
-def load_settings(option: str | None = None, env: Mapping[str, str] = os.environ) -> Settings:
-    """The settings of this run; raises ConfigError (exit 2) listing every problem."""
-    path = find_config(option, env)
-    if path is None:
-        raise ConfigError(
-            [
-                "no configuration file found (looked for --config, $FBOCLI_CONFIG, ./fbocli.toml "
-                f"and {user_config_path()})"
-            ],
-            hint=INIT_HINT,
-        )
+def no_config_error() -> ConfigError:
+    """What to say when the lookup found nothing."""
+    return ConfigError(
+        [
+            "no configuration file found (looked for --config, $FBOCLI_CONFIG, ./fbocli.toml "
+            f"and {user_config_path()})"
+        ],
+        hint=INIT_HINT,
+    )
+
+
+def load_config(path: str | Path, *, graph_url: str | None = None) -> Settings:
+    """The settings in one TOML file; raises ConfigError (exit 2) listing every problem.
+
+    ``graph_url`` replaces ``[destination] graph_url`` (the CLI passes $FBOCLI_GRAPH_URL).
+    """
+    path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(["no such file"], path=str(path), hint=INIT_HINT) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             [f"cannot read it: {exc.__class__.__name__}: {exc}"], path=str(path)
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"invalid TOML: {exc}"], path=str(path)) from None
-    return parse_settings(data, path=path, env=env)
+    return parse_settings(data, path=path, graph_url=graph_url)
 
 
 def starter_config() -> str:
@@ -162,11 +169,10 @@ def _graph_url(url: str) -> str | None:
     return None
 
 
-def graph_url_from_env(env: Mapping[str, str] = os.environ) -> str:
-    """The Graph API base URL when there is no config: $FBOCLI_GRAPH_URL or Meta's."""
-    url = env.get("FBOCLI_GRAPH_URL") or DEFAULT_GRAPH_URL
+def check_graph_url(url: str, origin: str = "$FBOCLI_GRAPH_URL") -> str:
+    """A Graph API base URL given outside a config file, checked like ``graph_url``."""
     if (problem := _graph_url(url)) is not None:
-        raise ConfigError([f"$FBOCLI_GRAPH_URL {problem}"])
+        raise ConfigError([f"{origin} {problem}"])
     return url.rstrip("/")
 
 
@@ -205,7 +211,7 @@ def _event_map(checker: _Checker, data: Mapping[str, Any], name: str) -> dict[st
 
 
 def parse_settings(
-    data: Mapping[str, Any], *, path: Path | None = None, env: Mapping[str, str] = os.environ
+    data: Mapping[str, Any], *, path: Path | None = None, graph_url: str | None = None
 ) -> Settings:
     """Validate a parsed TOML document into Settings, reporting every problem at once."""
     c = _Checker()
@@ -237,11 +243,12 @@ def parse_settings(
             else f'must be "conversions" or "offline", got {v!r}'
         ),
     )
-    graph_url = c.get(d, "destination", "graph_url", str, DEFAULT_GRAPH_URL, _graph_url)
-    if env.get("FBOCLI_GRAPH_URL"):
-        graph_url = env["FBOCLI_GRAPH_URL"]
+    configured_url = c.get(d, "destination", "graph_url", str, DEFAULT_GRAPH_URL, _graph_url)
+    if graph_url:
         if (problem := _graph_url(graph_url)) is not None:
             c.problems.append(f"$FBOCLI_GRAPH_URL {problem}")
+    else:
+        graph_url = configured_url
     destination = Destination(
         api=api,
         api_version=c.get(

@@ -108,8 +108,9 @@ def _read_file(path: Path) -> Secret | None:
     return Secret(value)
 
 
-def resolve_token(env: Mapping[str, str] = os.environ) -> ResolvedToken | None:
-    """The token to use: environment, then keyring, then the credentials file; None if none."""
+def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
+    """The token to use: ``env``'s $FBOCLI_ACCESS_TOKEN, then the keyring, then the
+    credentials file; None if none. (The CLI passes the process environment.)"""
     from_env = env.get(ENV_VAR, "").strip()
     if from_env:
         return ResolvedToken(Secret(from_env), "environment", f"${ENV_VAR}")

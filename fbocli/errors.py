@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fbocli.stats import RunSummary
 
 
 class ExitStatus(IntEnum):
@@ -29,6 +33,8 @@ class FbocliError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # A run stopped part-way: what it had counted (sent, failed, ...) when it stopped.
+        self.summary: RunSummary | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -91,3 +97,13 @@ class Interrupted(FbocliError):
     """The user pressed Ctrl-C; acknowledged batches are journaled (exit 130)."""
 
     exit_status = ExitStatus.INTERRUPTED
+
+
+class Rejected(FbocliError):
+    """A record breaks a mapping rule (``fbocli.map_message``): ``reason`` is the stable
+    reject reason of mapping.md, ``detail`` says what was wrong."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -9,7 +9,6 @@ redacted so the access token can never leak through a message or a traceback.
 from __future__ import annotations
 
 import json
-import os
 import random as _random
 import threading
 import time
@@ -24,10 +23,8 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from fbocli import __version__, wire
-from fbocli.errors import ApiVersionError, AuthError, FbocliError, UsageError
+from fbocli.errors import ApiVersionError, AuthError, FbocliError
 from fbocli.secret import Secret, redact
-
-WireEvent = dict[str, Any] | bytes  # an event, or its JSON already encoded (wire.dumps)
 
 Api = Literal["conversions", "offline"]
 ErrorKind = Literal[
@@ -94,17 +91,9 @@ class RetryPolicy:
     scale: float = 1.0
 
     @classmethod
-    def from_env(cls, max_tries: int) -> RetryPolicy:
-        """The policy for a run; ``FBOCLI_BACKOFF_SCALE`` (default 1) multiplies every wait."""
-        raw = os.environ.get("FBOCLI_BACKOFF_SCALE", "").strip()
-        scale = 1.0
-        if raw:
-            try:
-                scale = float(raw)
-            except ValueError:
-                scale = -1.0
-            if not scale >= 0:  # also rejects NaN
-                raise UsageError(f"FBOCLI_BACKOFF_SCALE must be a number >= 0, not {raw!r}")
+    def for_run(cls, max_tries: int, scale: float = 1.0) -> RetryPolicy:
+        """The policy of a run: ``max_tries`` tries in all; ``scale`` multiplies every wait
+        (the CLI's $FBOCLI_BACKOFF_SCALE, a testing aid)."""
         return cls(max_tries=max(1, max_tries), scale=scale)
 
     def backoff(self, attempt: int, rnd: float, *, rate_limited: bool = False) -> float:
@@ -397,7 +386,7 @@ class GraphClient:
     def send_events(
         self,
         dataset_id: str,
-        events: Sequence[WireEvent],
+        events: Sequence[bytes],
         *,
         extra: Mapping[str, Any],
         api: Api = "conversions",
@@ -407,8 +396,7 @@ class GraphClient:
 
         Raises AuthError (190, permissions) and ApiVersionError (2635), which stop a run;
         everything else is reported per event in the returned :class:`BatchResult`.
-        An event is a dict, or its JSON text already serialized by a mapping worker with
-        ``wire.dumps``: the body is the same bytes either way.
+        Each event is its JSON text, as mapping encoded it: bodies are spliced from them.
         Pass ``result`` to keep what was already settled when an exception (a fatal error,
         or the caller's ``sleep`` abandoning a stopped run) ends a bisection half-way.
         """
@@ -440,7 +428,7 @@ class GraphClient:
     def _send_slice(
         self,
         dataset_id: str,
-        events: Sequence[WireEvent],
+        events: Sequence[bytes],
         indices: range,
         extra: Mapping[str, Any],
         api: Api,
@@ -451,7 +439,7 @@ class GraphClient:
         if missing is not None:
             result.failed.extend((i, missing) for i in indices)
             return
-        body = _events_body(extra, [events[i] for i in indices])
+        body = wire.body(extra, [events[i] for i in indices])
         out = self._request(
             "POST",
             f"{dataset_id}/events",
@@ -633,8 +621,3 @@ class GraphClient:
                 wait = policy.backoff(attempt, self._random(), rate_limited=use_rate_base)
             self._wait(wait, reason)
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _events_body(extra: Mapping[str, Any], events: Sequence[WireEvent]) -> bytes:
-    """The request body; events the workers pre-serialized are spliced in as they are."""
-    return wire.body(extra, [e if isinstance(e, bytes) else wire.dumps(e) for e in events])

@@ -14,11 +14,10 @@ import json
 import os
 import socket
 import sqlite3
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +26,6 @@ from typing import Self
 import platformdirs
 
 from fbocli.errors import LocalWriteError, LockError, StateError
-from fbocli.secret import redact
 
 JOURNAL_FILE = "journal.sqlite3"
 LOCK_FILE = "upload.lock"
@@ -60,14 +58,14 @@ _RECORD_SQL = (
 )
 
 
-def resolve_state_dir(option: str | None, env: Mapping[str, str] = os.environ) -> Path:
+def resolve_state_dir(option: str | Path | None) -> Path:
     """Pick, create (0700) and probe the state directory before anything is sent.
 
-    Order: ``--state-dir``, then ``$FBOCLI_STATE_DIR``, then the platform's user
-    state directory. Writability is checked with a real file because
-    ``os.access`` answers yes for root on a read-only mount.
+    ``option`` (the CLI's ``--state-dir`` or $FBOCLI_STATE_DIR), else the platform's user
+    state directory. Writability is checked with a real file because ``os.access``
+    answers yes for root on a read-only mount.
     """
-    raw = option or env.get("FBOCLI_STATE_DIR") or platformdirs.user_state_dir("fbocli")
+    raw = str(option) if option else platformdirs.user_state_dir("fbocli")
     path = Path(os.path.abspath(os.path.expanduser(raw)))
     try:
         _make_private_dirs(path)
@@ -307,7 +305,6 @@ class StateLock:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "argv": [redact(arg) for arg in sys.argv],
         }
         data = json.dumps(info).encode()
         try:

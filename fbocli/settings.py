@@ -8,10 +8,12 @@ from datetime import tzinfo
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
+from urllib.parse import urlsplit
 
 Api = Literal["conversions", "offline"]
 
-DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+META_GRAPH_HOST = "graph.facebook.com"
+DEFAULT_GRAPH_URL = f"https://{META_GRAPH_HOST}"
 DEFAULT_API_VERSION = "v24.0"
 
 # Segment semantic ecommerce event -> Meta standard event (mapping.md section 2).
@@ -40,6 +42,12 @@ class Destination:
     @property
     def max_batch_size(self) -> int:
         return 2000 if self.api == "offline" else 1000
+
+    @property
+    def targets_meta(self) -> bool:
+        """Whether requests go to Meta itself rather than a proxy or a test server."""
+        host = (urlsplit(self.graph_url).hostname or "").rstrip(".").lower()
+        return host == META_GRAPH_HOST
 
 
 @dataclass(frozen=True, slots=True)

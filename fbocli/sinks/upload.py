@@ -1,130 +1,26 @@
-"""Where batches go: counted only (validate), written as requests (dry run), or sent."""
+"""`upload`: batches go to Meta from worker threads; acknowledged events are journaled."""
 
 from __future__ import annotations
 
 import itertools
-import json
 import re
 import threading
 import uuid
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from fbocli import wire
 from fbocli.batching import Keep
-from fbocli.errors import FbocliError, LocalWriteError, StateError
+from fbocli.errors import FbocliError
 from fbocli.journal import Journal
-from fbocli.mapping import Conversion
-from fbocli.parallel import Serializer, serializer
-from fbocli.payload import EventBuilder, request_url
+from fbocli.mapping.message import Event
 from fbocli.rejects import RejectsWriter
-from fbocli.report import RunStats
 from fbocli.settings import Settings
+from fbocli.sinks import body_extra
+from fbocli.stats import RunSummary
 
 if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
     from concurrent.futures import Future
 
-    from fbocli.graph import BatchResult, GraphClient, WireEvent
-
-
-class Sink(Protocol):
-    def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
-        """Take one batch; may block to keep memory bounded."""
-
-    def close(self) -> None:
-        """Wait for everything submitted; called once at the end of a run."""
-
-    def abort(self) -> None:
-        """Stop quickly (Ctrl-C): finish or abandon in-flight work, keep state consistent."""
-
-
-class CountingSink:
-    """`validate`: every batch counts as what would be sent."""
-
-    def __init__(self, stats: RunStats) -> None:
-        self.stats = stats
-
-    def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
-        self.stats.batches += 1
-        self.stats.result(dataset_id, "sent", len(batch))
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-class DryRunSink(CountingSink):
-    """`upload --dry-run`: each request that would be sent, as one JSON line (no token)."""
-
-    def __init__(
-        self,
-        stats: RunStats,
-        settings: Settings,
-        build: EventBuilder,
-        extra: dict[str, object],
-        output: str | None,
-        stdout: IO[str],
-    ) -> None:
-        super().__init__(stats)
-        self.settings = settings
-        self.build = build
-        self.extra = extra
-        # Request lines are bytes (the bodies' exact bytes); standard output takes text.
-        self._out: IO[bytes] | None = None
-        self._stdout: IO[str] | None = None
-        if output == "-":
-            self._stdout = stdout
-        elif output:
-            try:
-                Path(output).parent.mkdir(parents=True, exist_ok=True)
-                self._out = open(output, "wb")  # noqa: SIM115
-            except OSError as exc:
-                raise StateError(f"cannot write --output {output}: {exc.strerror or exc}") from None
-
-    def serializer(self) -> Serializer | None:
-        """How mapping workers pre-serialize events for this sink (None: not needed)."""
-        return serializer(self.build) if self._writes else None
-
-    @property
-    def _writes(self) -> bool:
-        return self._out is not None or self._stdout is not None
-
-    def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
-        if self._writes:
-            self._write(self._request_line(dataset_id, batch))
-        super().submit(dataset_id, batch)
-
-    def _request_line(self, dataset_id: str, batch: list[Conversion]) -> tuple[bytes, ...]:
-        """``{"url": ..., "body": ...}`` and a newline, in pieces (the body is not copied).
-
-        Events the mapping workers pre-serialized are spliced in; the rest are encoded
-        here by the same function, so the bytes never depend on the path.
-        """
-        events = [c.wire if c.wire is not None else wire.dumps(self.build(c)) for c in batch]
-        url = wire.dumps(request_url(self.settings, dataset_id))
-        return b'{"url":' + url + b',"body":', wire.body(self.extra, events), b"}\n"
-
-    def _write(self, pieces: tuple[bytes, ...]) -> None:
-        try:
-            if self._out is not None:
-                for piece in pieces:
-                    self._out.write(piece)
-            elif self._stdout is not None:
-                self._stdout.write(b"".join(pieces).decode())
-        except OSError as exc:
-            raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
-
-    def close(self) -> None:
-        if self._out is not None and not self._out.closed:
-            try:
-                self._out.close()
-            except OSError as exc:
-                raise LocalWriteError(f"cannot write --output: {exc.strerror or exc}") from None
-
-    def abort(self) -> None:
-        self.close()
+    from fbocli.graph import BatchResult, GraphClient
 
 
 class Abandoned(Exception):
@@ -160,21 +56,18 @@ class UploadSink:
 
     def __init__(
         self,
-        stats: RunStats,
+        summary: RunSummary,
         settings: Settings,
         client: GraphClient,
         journal: Journal,
-        build: EventBuilder,
-        extra: dict[str, object],
         rejects: RejectsWriter,
         stop: threading.Event,
     ) -> None:
-        self.stats = stats
+        self.summary = summary
         self.settings = settings
         self.client = client
         self.journal = journal
-        self.build = build
-        self.extra = extra
+        self.extra = body_extra(settings)
         self.rejects = rejects
         self.stop = stop
         workers = settings.upload.workers
@@ -182,7 +75,7 @@ class UploadSink:
 
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fbocli-send")
         self._slots = threading.BoundedSemaphore(2 * workers)
-        self._futures: dict[Future[None], tuple[str, list[Conversion]]] = {}
+        self._futures: dict[Future[None], tuple[str, list[Event]]] = {}
         self._futures_lock = threading.Lock()
         self._fatal: FbocliError | None = None
         self._run_id = uuid.uuid4().hex[:12]
@@ -193,7 +86,7 @@ class UploadSink:
         """The error that stopped the run (auth, API version, journal), if any."""
         return self._fatal
 
-    def submit(self, dataset_id: str, batch: list[Conversion]) -> None:
+    def submit(self, dataset_id: str, batch: list[Event]) -> None:
         self._raise_fatal()
         self._slots.acquire()  # blocks while 2 x workers batches are pending: back-pressure
         if self._fatal is not None:
@@ -212,19 +105,18 @@ class UploadSink:
             self._fail(dataset_id, len(batch), STOPPED)
         self._slots.release()
 
-    def _send(self, dataset_id: str, batch: list[Conversion], batch_id: str) -> None:
+    def _send(self, dataset_id: str, batch: list[Event], batch_id: str) -> None:
         if self.stop.is_set():
             self._fail(dataset_id, len(batch), STOPPED)
             return
         from fbocli.graph import BatchResult
 
-        events: list[WireEvent] = [c.wire if c.wire is not None else self.build(c) for c in batch]
         result = BatchResult()  # filled as Meta answers, so a bisection cut short keeps its part
         unsettled = STOPPED
         try:
             self.client.send_events(
                 dataset_id,
-                events,
+                [event.wire for event in batch],
                 extra=self.extra,
                 api=self.settings.destination.api,
                 result=result,
@@ -236,13 +128,12 @@ class UploadSink:
             unsettled = f"not sent: {error.message}"
         except Exception as exc:  # a bug must not lose the count of a batch
             unsettled = f"not sent: internal error {exc.__class__.__name__}: {exc}"
-        self._settle(dataset_id, batch, events, batch_id, result, unsettled)
+        self._settle(dataset_id, batch, batch_id, result, unsettled)
 
     def _settle(
         self,
         dataset_id: str,
-        batch: list[Conversion],
-        events: list[WireEvent],
+        batch: list[Event],
         batch_id: str,
         result: BatchResult,
         unsettled: str,
@@ -252,36 +143,33 @@ class UploadSink:
         try:
             # Journal only what Meta acknowledged, in one durable transaction.
             self.journal.record(
-                dataset_id, [(c.event_name, c.event_id) for c in delivered], batch_id
+                dataset_id, [(e.event_name, e.event_id) for e in delivered], batch_id
             )
         except FbocliError as error:  # delivered but not journaled: a re-run resends them
             self._set_fatal(error)
-        with self.stats.lock:
+        with self.summary.lock:
             if result.delivered or result.rejected:
-                self.stats.batches += 1
-            self.stats.retries += result.retries
-        self.stats.result(dataset_id, "sent", len(delivered))
+                self.summary.batches += 1
+            self.summary.retries += result.retries
+        self.summary.result(dataset_id, "sent", len(delivered))
         for index, message in result.rejected:
-            conv = batch[index]
-            event = events[index]
-            record = json.loads(event) if isinstance(event, bytes) else event
+            event = batch[index]
             try:
-                self.rejects.write(conv.source, conv.line, "api_rejected", message, record)
+                self.rejects.write(
+                    event.source, event.line, "api_rejected", message, event.to_dict()
+                )
             except FbocliError as error:  # a full disk: stop the run; the counts stay whole
                 self._set_fatal(error)
-            self.stats.api_rejected_example(conv, message)
-        self.stats.result(dataset_id, "api_rejected", len(result.rejected))
+            self.summary.api_rejected_example(event.source, event.line, message)
+        self.summary.result(dataset_id, "api_rejected", len(result.rejected))
         for _, reason in result.failed:
             self._fail(dataset_id, 1, reason)
         settled = len(result.delivered) + len(result.rejected) + len(result.failed)
         self._fail(dataset_id, len(batch) - settled, unsettled)
 
     def _fail(self, dataset_id: str, n: int, reason: str) -> None:
-        if n <= 0:
-            return
-        with self.stats.lock:
-            self.stats.failures[short_reason(reason)] += n
-        self.stats.result(dataset_id, "failed", n)
+        if n > 0:
+            self.summary.result(dataset_id, "failed", n, short_reason(reason))
 
     def _set_fatal(self, error: FbocliError) -> None:
         with self._futures_lock:
@@ -291,10 +179,6 @@ class UploadSink:
     def _raise_fatal(self) -> None:
         if self._fatal is not None:
             raise self._fatal
-
-    def serializer(self) -> Serializer:
-        """Mapping workers pre-serialize events exactly as GraphClient would."""
-        return serializer(self.build)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
@@ -307,17 +191,17 @@ class UploadSink:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def journal_filter(journal: Journal, stats: RunStats) -> Keep:
+def journal_filter(journal: Journal, summary: RunSummary) -> Keep:
     """The batcher's filter: drop events the journal says were delivered (`already_sent`)."""
 
-    def keep(dataset_id: str, pending: list[Conversion]) -> list[Conversion]:
+    def keep(dataset_id: str, pending: list[Event]) -> list[Event]:
         if not journal.has_rows(dataset_id):  # a first run: no keys to build and look up
             return pending
-        sent = journal.already_sent(dataset_id, [(c.event_name, c.event_id) for c in pending])
+        sent = journal.already_sent(dataset_id, [(e.event_name, e.event_id) for e in pending])
         if not sent:
             return pending
         kept = [c for c in pending if (c.event_name, c.event_id) not in sent]
-        stats.result(dataset_id, "already_sent", len(pending) - len(kept))
+        summary.result(dataset_id, "already_sent", len(pending) - len(kept))
         return kept
 
     return keep

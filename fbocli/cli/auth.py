@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from fbocli.config import find_config, graph_url_from_env, load_settings
+from fbocli.cli.environment import load_settings, tuning
+from fbocli.config import check_graph_url, find_config
 from fbocli.credentials import ENV_VAR, ResolvedToken, delete_token, resolve_token, store_token
 from fbocli.errors import AuthError, UsageError
 from fbocli.secret import Secret
-from fbocli.settings import DEFAULT_API_VERSION, Settings, UploadSettings
+from fbocli.settings import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, Settings, UploadSettings
 
 if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
     from fbocli.auth import DeviceCode, TokenReport
@@ -61,8 +62,8 @@ class _Target:
 
 def _target(config: str | None) -> _Target:
     """From the config when there is one (an invalid one is an error), else the defaults."""
-    if find_config(config) is not None:
-        settings: Settings = load_settings(config)
+    if find_config(config, os.environ) is not None:
+        settings: Settings = load_settings(config, os.environ)
         dest = settings.destination
         return _Target(
             dest.graph_url,
@@ -74,7 +75,7 @@ def _target(config: str | None) -> _Target:
         )
     defaults = UploadSettings()
     return _Target(
-        graph_url_from_env(),
+        check_graph_url(os.environ.get("FBOCLI_GRAPH_URL") or DEFAULT_GRAPH_URL),
         DEFAULT_API_VERSION,
         defaults.timeout_seconds,
         defaults.max_retries,
@@ -91,7 +92,7 @@ def _client(target: _Target, token: Secret | None) -> GraphClient:
         api_version=target.api_version,
         token=token,
         timeout=target.timeout,
-        policy=RetryPolicy.from_env(target.max_retries),
+        policy=RetryPolicy.for_run(target.max_retries, tuning(os.environ).backoff_scale),
     )
 
 
@@ -283,7 +284,7 @@ def _status_doc(
 def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
     """Who the token belongs to, its scopes, where it came from, dataset access."""
     target = _target(_inherit(ctx, "config", config))
-    resolved = resolve_token()
+    resolved = resolve_token(os.environ)
     try:
         if resolved is None:
             raise AuthError(

@@ -2,7 +2,7 @@
 
 Shown only when stderr is a terminal and not ``--quiet``; otherwise every method is a
 no-op, so cron mails stay short. The counters are rendered from the live
-:class:`RunStats` at each refresh, so the display keeps moving while the workers
+:class:`RunSummary` at each refresh, so the display keeps moving while the workers
 drain the last batches after the input has been read.
 """
 
@@ -13,7 +13,7 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from fbocli.report import RunStats
+from fbocli.stats import RunSummary
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -57,7 +57,7 @@ class ProgressDisplay:
         self.enabled = enabled
         self._started = time.monotonic()
         self._lock = threading.Lock()
-        self._stats: RunStats | None = None
+        self._stats: RunSummary | None = None
         self._retries: dict[int, tuple[float, str]] = {}  # worker thread -> (deadline, reason)
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -77,10 +77,14 @@ class ProgressDisplay:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Take the display off the terminal (before a report is printed)."""
         if self._progress is not None and self._progress.live.is_started:
             self._progress.stop()
 
-    def update(self, stats: RunStats, bytes_read: int) -> None:
+    def update(self, stats: RunSummary, bytes_read: int) -> None:
         """Called by the pipeline every few hundred records and at the end of the input."""
         if self._progress is None or self._task is None:
             return

@@ -1,0 +1,314 @@
+"""fbocli's Python API: what the command line does, for orchestrators and notebooks.
+
+Everything a run needs is passed in: no function here reads the environment, looks at a
+terminal, prints or changes the process. Errors are the :class:`~fbocli.errors.FbocliError`
+family, each with its ``exit_status``; a run stopped part-way carries its summary
+(``error.summary``). docs/python-api.md shows a complete example.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+from fbocli.config import load_config
+from fbocli.credentials import resolve_token
+from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
+from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
+from fbocli.mapping import message as mapping
+from fbocli.mapping.message import Event, MapContext
+from fbocli.pipeline import DEFAULT_TUNING, Format, Tuning, run
+from fbocli.rejects import RejectsWriter, default_rejects_path
+from fbocli.secret import Secret
+from fbocli.settings import Settings
+from fbocli.sinks import CountingSink, Sink
+from fbocli.sinks.dryrun import DryRunSink
+from fbocli.sinks.upload import Abandoned, UploadSink, journal_filter
+from fbocli.stats import RunSummary
+
+if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a run talks to Meta.
+    from fbocli.graph import GraphClient
+
+__all__ = [
+    "Event",
+    "Progress",
+    "RunSummary",
+    "load_config",
+    "map_message",
+    "upload",
+    "validate",
+]
+
+PRUNE_DAYS = 63  # past Meta's 62-day window an event can never be sent again anyway
+Now = datetime | str | int | None
+Warn = Callable[[str], None]
+LEGACY_WARNING = (
+    '[destination] api = "offline" sends the legacy Offline Conversions API '
+    "payload, which Meta discontinued on 14 May 2025 (Graph API v16.0); "
+    "graph.facebook.com no longer accepts it, so an upload there will fail. "
+    'Remove `api = "offline"` to send the same events to the same dataset IDs through '
+    "the Conversions API, or point graph_url ($FBOCLI_GRAPH_URL) at an endpoint that "
+    "still speaks the legacy API."
+)
+CLOCK_WARNING = (
+    "--now is not the current time, but Meta applies its 62-day window to the current "
+    "time: events this run accepts may be refused by Meta (whole batches, then split to "
+    "find them)"
+)
+
+
+class Progress(Protocol):
+    """What a run reports as it goes (the CLI draws it on a terminal)."""
+
+    def update(self, summary: RunSummary, bytes_read: int) -> None:
+        """After each chunk of input, and once at the end."""
+
+    def retry(self, seconds: float, reason: str) -> None:
+        """Before each wait to retry a request (any sender thread)."""
+
+
+def unix_time(now: Now) -> int:
+    """``now`` as Unix seconds: a timezone-aware datetime, an ISO 8601 string (without an
+    offset: UTC), Unix seconds, or None for the current time."""
+    if now is None:
+        return int(time.time())
+    if isinstance(now, int) and not isinstance(now, bool):
+        return now
+    if isinstance(now, str):
+        try:
+            moment = datetime.fromisoformat(now.strip())
+        except ValueError:
+            raise UsageError(
+                f"--now {now!r} is not an ISO 8601 date-time",
+                hint="for example --now 2026-11-20T00:00:00Z",
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    elif isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise UsageError("now must be a timezone-aware datetime")
+        moment = now
+    else:
+        raise UsageError(f"now must be a datetime, an ISO 8601 string or None, not {now!r}")
+    return int(moment.timestamp())
+
+
+def map_message(message: object, config: Settings, *, now: Now = None) -> list[Event]:
+    """The Meta events one Segment message becomes.
+
+    A message that is skipped (not a ``track``, or an event no map routes) gives ``[]``;
+    one that breaks a rule raises :class:`~fbocli.errors.Rejected` with the stable
+    ``reason`` and its ``detail``.
+    """
+    outcome = mapping.map_message(message, MapContext(config, unix_time(now)))
+    if outcome.status == "rejected":
+        raise Rejected(outcome.reason, outcome.detail)
+    return outcome.events
+
+
+def validate(
+    paths: Sequence[str | Path],
+    config: Settings,
+    *,
+    now: Now = None,
+    fmt: Format = "auto",
+    rejects: str | Path | None = None,
+    state_dir: str | Path | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+    warn: Warn | None = None,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> RunSummary:
+    """The whole pipeline without network: what an upload would send, and every reject.
+
+    Rejected records go to ``rejects`` (default: a new file under ``state_dir``'s
+    ``rejects/``, the user state directory by default), which is left only if something
+    was rejected (``summary.rejects_file``).
+    """
+    _warn_legacy(config, warn)
+    summary = RunSummary(
+        dry_run=True, validate=True, offline=config.destination.api == "offline", now=unix_time(now)
+    )
+    writer = _rejects_writer(rejects, state_dir)
+    return _run(
+        config, paths, summary, CountingSink(summary), writer, fmt, None, progress, stdin, tuning
+    )
+
+
+def upload(
+    paths: Sequence[str | Path],
+    config: Settings,
+    *,
+    token: str | Secret | None = None,
+    now: Now = None,
+    dry_run: bool = False,
+    output: str | Path | BinaryIO | None = None,
+    state_dir: str | Path | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    test_event_code: str | None = None,
+    fmt: Format = "auto",
+    rejects: str | Path | None = None,
+    stdin: BinaryIO | None = None,
+    progress: Progress | None = None,
+    warn: Warn | None = None,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> RunSummary:
+    """Read, map and send every event (or, ``dry_run``, everything but sending).
+
+    ``token``: the access token; None means the stored one (keyring, then the
+    credentials file; never the environment). Events the journal in ``state_dir`` says
+    were delivered are skipped unless ``force``. With ``dry_run``, ``output`` (a path or
+    a binary stream) receives each request that would be sent. Raises FbocliError when
+    the run cannot start or stops part-way (then with ``error.summary``); a run that
+    finishes returns its summary, failed deliveries included (``summary.exit_status()``).
+    """
+    config = with_overrides(config, workers, batch_size, test_event_code)
+    _warn_legacy(config, warn)
+    summary = RunSummary(
+        dry_run=dry_run, offline=config.destination.api == "offline", now=unix_time(now)
+    )
+    secret = None if dry_run else _token(token)
+    if (
+        secret is not None
+        and now is not None
+        and abs(summary.now - time.time()) > 3600
+        and config.destination.targets_meta  # a proxy or test server may keep its own clock
+        and warn is not None
+    ):
+        warn(CLOCK_WARNING)
+    state = resolve_state_dir(state_dir)
+    with ExitStack() as stack:
+        if secret is not None:  # one upload per state directory; a dry run sends nothing
+            stack.enter_context(StateLock(state))
+        writer = _rejects_writer(rejects, state)
+        stack.callback(writer.close)
+        journal = stack.enter_context(Journal(state / JOURNAL_FILE))
+        sink: Sink
+        if secret is None:
+            sink = DryRunSink(summary, config, output)
+        else:
+            journal.prune(time.time() - PRUNE_DAYS * 86400)
+            stop = threading.Event()
+            retry = progress.retry if progress is not None else None
+            client = stack.enter_context(_client(config, secret, stop, retry, tuning))
+            sink = UploadSink(summary, config, client, journal, writer, stop)
+        keep = None if force else journal_filter(journal, summary)
+        return _run(config, paths, summary, sink, writer, fmt, keep, progress, stdin, tuning)
+
+
+def with_overrides(
+    config: Settings,
+    workers: int | None = None,
+    batch_size: int | None = None,
+    test_event_code: str | None = None,
+) -> Settings:
+    """The settings with a run's overrides of ``[upload]``/``[destination]``, checked."""
+    problems = []
+    limit = config.destination.max_batch_size
+    if batch_size is not None and not 1 <= batch_size <= limit:
+        problems.append(f"--batch-size must be between 1 and {limit}, got {batch_size}")
+    if workers is not None and not 1 <= workers <= 32:
+        problems.append(f"--workers must be between 1 and 32, got {workers}")
+    if problems:
+        raise UsageError("; ".join(problems))
+    upload_settings = dataclasses.replace(
+        config.upload,
+        batch_size=batch_size or config.upload.batch_size,
+        workers=workers or config.upload.workers,
+    )
+    destination = config.destination
+    if test_event_code is not None:
+        destination = dataclasses.replace(destination, test_event_code=test_event_code)
+    return dataclasses.replace(config, upload=upload_settings, destination=destination)
+
+
+def _run(
+    config: Settings,
+    paths: Sequence[str | Path],
+    summary: RunSummary,
+    sink: Sink,
+    rejects: RejectsWriter,
+    fmt: Format,
+    keep: Callable[[str, list[Event]], list[Event]] | None,
+    progress: Progress | None,
+    stdin: BinaryIO | None,
+    tuning: Tuning,
+) -> RunSummary:
+    try:
+        return run(
+            config,
+            [str(path) for path in paths],
+            fmt=fmt,
+            summary=summary,
+            sink=sink,
+            rejects=rejects,
+            keep=keep,
+            progress=progress.update if progress is not None else None,
+            stdin=stdin,
+            tuning=tuning,
+        )
+    except FbocliError as error:
+        if summary.read:  # stopped part-way: what was delivered and what was not
+            error.summary = summary
+        raise
+
+
+def _warn_legacy(config: Settings, warn: Warn | None) -> None:
+    if warn is not None and config.destination.api == "offline" and config.destination.targets_meta:
+        warn(LEGACY_WARNING)
+
+
+def _rejects_writer(rejects: str | Path | None, state_dir: str | Path | None) -> RejectsWriter:
+    if rejects:
+        return RejectsWriter(Path(rejects))
+    state = state_dir if isinstance(state_dir, Path) else resolve_state_dir(state_dir)
+    return RejectsWriter(default_rejects_path(state))
+
+
+def _token(token: str | Secret | None) -> Secret:
+    if isinstance(token, Secret) and token:
+        return token
+    if isinstance(token, str) and token.strip():
+        return Secret(token)
+    resolved = resolve_token({})
+    if resolved is None:
+        raise AuthError(
+            "no access token",
+            hint="run `fbocli auth` to set one up, or set "
+            "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
+        )
+    return resolved.secret
+
+
+def _client(
+    config: Settings,
+    token: Secret,
+    stop: threading.Event,
+    on_retry: Callable[[float, str], None] | None,
+    tuning: Tuning,
+) -> GraphClient:
+    from fbocli.graph import GraphClient, RetryPolicy
+
+    def wait(seconds: float) -> None:
+        """Backoff waits end at once when the run stops (Ctrl-C or a fatal error)."""
+        if stop.wait(seconds):
+            raise Abandoned()
+
+    return GraphClient(
+        graph_url=config.destination.graph_url,
+        api_version=config.destination.api_version,
+        token=token,
+        timeout=config.upload.timeout_seconds,
+        policy=RetryPolicy.for_run(config.upload.max_retries, tuning.backoff_scale),
+        pool_size=config.upload.workers,
+        sleep=wait,
+        on_retry=on_retry,
+    )

@@ -1,0 +1,44 @@
+"""What the command line takes from the environment, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import click
+
+from fbocli.config import find_config, load_config, no_config_error
+from fbocli.errors import UsageError
+from fbocli.pipeline import POOL_MIN_BYTES, Tuning
+from fbocli.settings import Settings
+
+
+def load_settings(config: str | None, env: Mapping[str, str]) -> Settings:
+    """The configuration the lookup of cli.md finds, with $FBOCLI_GRAPH_URL applied."""
+    path = find_config(config, env)
+    if path is None:
+        raise no_config_error()
+    return load_config(path, graph_url=env.get("FBOCLI_GRAPH_URL") or None)
+
+
+def tuning(env: Mapping[str, str]) -> Tuning:
+    """Testing aids from the environment: $FBOCLI_BACKOFF_SCALE multiplies every retry
+    wait; $FBOCLI_PARALLEL_MIN_BYTES is the smallest input mapped by worker processes."""
+    raw = env.get("FBOCLI_BACKOFF_SCALE", "").strip()
+    scale = 1.0
+    if raw:
+        try:
+            scale = float(raw)
+        except ValueError:
+            scale = -1.0
+        if not scale >= 0:  # also rejects NaN
+            raise UsageError(f"FBOCLI_BACKOFF_SCALE must be a number >= 0, not {raw!r}")
+    threshold = env.get("FBOCLI_PARALLEL_MIN_BYTES", "")
+    return Tuning(
+        pool_min_bytes=int(threshold) if threshold.isdigit() else POOL_MIN_BYTES,
+        backoff_scale=scale,
+    )
+
+
+def warn(message: str) -> None:
+    """Warnings go to stderr even with --quiet: they predict trouble cron mail should say."""
+    click.echo(f"fbocli: warning: {message}", err=True)

@@ -1,0 +1,191 @@
+"""The report: a run summary as tables on a terminal, or as plain text (cron mail, pipes)."""
+
+from __future__ import annotations
+
+from typing import IO
+
+from fbocli.mapping.payload import STANDARD_EVENTS
+from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary
+
+Section = tuple[str, list[str], list[list[str]]]
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.1f}%" if total else "–"
+
+
+def record_sections(summary: RunSummary) -> list[Section]:
+    rows = [
+        ["read", str(summary.read)],
+        ["accepted", str(summary.accepted)],
+        ["rejected", str(summary.rejected)],
+        ["skipped", str(summary.skipped)],
+    ]
+    sections: list[Section] = [("Records", ["outcome", "records"], rows)]
+    if summary.reasons or summary.examples.get("api_rejected"):
+        rej = []
+        for reason, n in sorted(summary.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            rej.append([reason, str(n), "\n".join(summary.examples.get(reason, []))])
+        if summary.api_rejected:
+            rej.append(
+                [
+                    "api_rejected",
+                    str(summary.api_rejected),
+                    "\n".join(summary.examples.get("api_rejected", [])),
+                ]
+            )
+        sections.append(
+            ("Rejected", ["reason", "count", "first examples (file:line: detail)"], rej)
+        )
+    if summary.skips:
+        sections.append(
+            (
+                "Skipped",
+                ["reason", "count"],
+                [[r, str(n)] for r, n in sorted(summary.skips.items())],
+            )
+        )
+    return sections
+
+
+def _wire_name(name: str, offline: bool) -> str:
+    return f"Other ({name})" if offline and name not in STANDARD_EVENTS else name
+
+
+def validate_sections(summary: RunSummary) -> list[Section]:
+    sections = record_sections(summary)
+    if summary.by_event:
+        sections.append(
+            (
+                "Events",
+                ["dataset", "Meta event", "events"],
+                [
+                    [ds, _wire_name(name, summary.offline), str(n)]
+                    for (ds, name), n in sorted(summary.by_event.items())
+                ],
+            )
+        )
+        sections.append(
+            (
+                "Match-key coverage (of accepted events)",
+                ["key", "events", "share"],
+                [
+                    [k, str(summary.coverage[k]), _pct(summary.coverage[k], summary.built)]
+                    for k in MATCH_KEYS
+                ],
+            )
+        )
+        sections.append(
+            (
+                "Event age",
+                ["age", "events", "share"],
+                [
+                    [label, str(summary.ages[label]), _pct(summary.ages[label], summary.built)]
+                    for _, label in AGE_BUCKETS
+                ],
+            )
+        )
+    for report in summary.csv_reports:
+        rows = [[header, path] for path, header in report.columns]
+        rows += [[header, "(ignored: never sent)"] for header in report.ignored]
+        sections.append(
+            (
+                f"CSV columns of {report.source} (delimiter {report.delimiter!r})",
+                ["CSV header", "Segment field"],
+                rows,
+            )
+        )
+    return sections
+
+
+def upload_sections(summary: RunSummary) -> list[Section]:
+    sections = record_sections(summary)
+    label = "would send" if summary.dry_run else "sent"
+    rows = []
+    for ds, c in sorted(summary.datasets.items()):
+        rows.append(
+            [
+                ds,
+                str(c["built"]),
+                str(c["sent"]),
+                str(c["already_sent"]),
+                str(c["api_rejected"]),
+                str(c["failed"]),
+            ]
+        )
+    if len(rows) != 1:
+        rows.append(
+            [
+                "total",
+                str(summary.built),
+                str(summary.sent),
+                str(summary.already_sent),
+                str(summary.api_rejected),
+                str(summary.failed),
+            ]
+        )
+    sections.append(
+        (
+            "Events by dataset",
+            ["dataset", "built", label, "already sent", "api rejected", "failed"],
+            rows,
+        )
+    )
+    if summary.failures:
+        sections.append(
+            (
+                "Not delivered (a re-run retries them)",
+                ["reason", "events"],
+                [[r, str(n)] for r, n in summary.failures.most_common()],
+            )
+        )
+    return sections
+
+
+def render(sections: list[Section], out: IO[str], *, rich_output: bool) -> None:
+    if rich_output:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(file=out)
+        for title, headers, rows in sections:
+            table = Table(title=title, title_justify="left", title_style="bold")
+            for i, header in enumerate(headers):
+                table.add_column(
+                    header,
+                    justify="right"
+                    if i
+                    and rows
+                    and all(
+                        r[i].replace("%", "").replace(".", "").isdigit() or r[i] == "–"
+                        for r in rows
+                    )
+                    else "left",
+                )
+            for row in rows:
+                table.add_row(*(Text(cell) for cell in row))  # data, not markup
+            console.print(table)
+        return
+    for title, headers, rows in sections:
+        out.write(f"{title}\n")
+        widths = [
+            max(len(h), *(len(line) for r in rows for line in r[i].split("\n") or [""]))
+            for i, h in enumerate(headers)
+        ]
+        widths[-1] = len(headers[-1])  # the last column is never padded
+        out.write(
+            "  "
+            + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+            + "\n"
+        )
+        for row in rows:
+            lines = [cell.split("\n") for cell in row]
+            for j in range(max(len(cell) for cell in lines)):
+                cells = [cell[j] if j < len(cell) else "" for cell in lines]
+                out.write(
+                    "  "
+                    + "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+                    + "\n"
+                )
+        out.write("\n")

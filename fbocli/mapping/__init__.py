@@ -1,0 +1,11 @@
+"""The second stage: a message -> routed, normalized, hashed, encoded Meta events.
+
+``message`` decides the outcome (routing, event time and window, value, currency, LDU,
+event id), ``matchkeys`` builds ``user_data`` (``normalize``, ``phones``), ``custom`` builds
+``custom_data``, ``payload`` lays an event out in the API's dialect, ``timeparse`` reads
+times.
+"""
+
+from fbocli.mapping.message import Event, MapContext, Outcome, map_message
+
+__all__ = ["Event", "MapContext", "Outcome", "map_message"]

@@ -1,0 +1,291 @@
+"""One Segment message -> its outcome, exactly per ``spec/mapping.md`` sections 1-7.
+
+:func:`map_message` is pure: the same message, settings and ``now`` always give the same
+outcome, which is what makes re-runs deduplicate and the golden tests exact. Each event
+an outcome carries is already encoded to the JSON Meta receives (``Event.wire``): the
+rest of the pipeline never sees an event in any other form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Literal
+
+from fbocli import wire
+from fbocli.errors import Rejected
+from fbocli.mapping.custom import custom_data
+from fbocli.mapping.matchkeys import ABSENT, INTEGRATION, obj, user_data
+from fbocli.mapping.normalize import norm_currency, parse_amount
+from fbocli.mapping.payload import EventBuilder, Ldu, event_builder
+from fbocli.mapping.timeparse import parse_event_time
+from fbocli.settings import Route, Settings
+
+Status = Literal["accepted", "rejected", "skipped"]
+
+
+class Event(tuple[str, str, str, int, bytes, str, int]):
+    """One outgoing event for one dataset, encoded once: ``wire`` is its JSON as sent.
+
+    ``Event((dataset_id, event_name, event_id, event_time, wire, source, line))``:
+    ``source`` and ``line`` say where it was read, for the rejects file should Meta refuse
+    it. Everything the batcher, the journal and the sinks need is here. A plain tuple
+    underneath: built and pickled (to and from a mapping worker) without a Python call.
+    """
+
+    __slots__ = ()
+
+    # Fields read by C-level getters: the main process reads a few per event.
+    if TYPE_CHECKING:
+        dataset_id: str
+        event_name: str
+        event_id: str
+        event_time: int
+        wire: bytes
+        source: str
+        line: int
+    else:
+        dataset_id = property(itemgetter(0))
+        event_name = property(itemgetter(1))
+        event_id = property(itemgetter(2))
+        event_time = property(itemgetter(3))
+        wire = property(itemgetter(4))
+        source = property(itemgetter(5))
+        line = property(itemgetter(6))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as Meta receives it (``data[i]`` of the request body)."""
+        value: dict[str, Any] = json.loads(self[4])
+        return value
+
+    def __repr__(self) -> str:
+        return f"Event({self[0]!r}, {self[1]!r}, {self[2]!r}, {self[3]!r}, ...)"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one record: accepted with its events, rejected or skipped (why)."""
+
+    status: Status
+    reason: str = ""
+    detail: str = ""
+    events: list[Event] = field(default_factory=list)
+    segment_event: str = ""
+    routes: tuple[Route, ...] = ()  # accepted: (dataset, Meta event name) of each event
+    keys: tuple[str, ...] = ()  # accepted: the match keys found
+    event_time: int = 0  # accepted
+
+
+@dataclass(frozen=True, slots=True)
+class MapContext:
+    """What mapping needs besides the message: settings and the window, computed once."""
+
+    settings: Settings
+    now: int
+    oldest: int = field(init=False)
+    newest: int = field(init=False)
+    offline: bool = field(init=False)
+    # Segment event name -> its routes, for every name the settings list.
+    routes: Mapping[str, tuple[Route, ...]] = field(init=False, repr=False, compare=False)
+    build: EventBuilder = field(init=False, repr=False, compare=False)  # the API's dialect
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        names = {*s.events, *s.lead_events, *s.registration_events}
+        derived = {
+            "oldest": self.now - s.upload.window_days * 86400,
+            "newest": self.now + 60,
+            "offline": s.destination.api == "offline",
+            "routes": {name: s.routes(name) for name in names},
+            "build": event_builder(s.destination.api),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (the derived fields are rebuilt in a worker)
+        return (MapContext, (self.settings, self.now))
+
+
+def map_message(
+    msg: object, ctx: MapContext, source: str = "-", line: int = 0, dayfirst: bool = False
+) -> Outcome:
+    """Classify one parsed message and build its events; never raises on any input.
+
+    ``source`` and ``line`` say where it was read; ``dayfirst``: how a CSV's dates read.
+    """
+    if not isinstance(msg, dict):
+        return Outcome("rejected", "not_an_object", f"a JSON {_json_kind(msg)}, not an object")
+    kind = msg.get("type")
+    if not (kind == "track" or (kind is None and "event" in msg)):
+        what = f"type {kind!r}" if kind is not None else "no type and no event"
+        return Outcome("skipped", "unsupported_type", what)
+    event = msg.get("event")
+    if not isinstance(event, str) or not event.strip():
+        return Outcome("rejected", "missing_event", f"event is {_show(event)}")
+    routes = ctx.routes.get(event)
+    if not routes:
+        return Outcome("skipped", "unmapped_event", f"{event!r} is not mapped", segment_event=event)
+    try:
+        return _accept(msg, event, routes, ctx, source, line, dayfirst)
+    except Rejected as rejected:
+        return Outcome("rejected", rejected.reason, rejected.detail, segment_event=event)
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        # Defensive: a pathological value that slipped past a rule is a reject, not a crash.
+        return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=event)
+
+
+def _accept(
+    msg: dict[str, Any],
+    event: str,
+    routes: tuple[Route, ...],
+    ctx: MapContext,
+    source: str,
+    line: int,
+    dayfirst: bool,
+) -> Outcome:
+    # The order of the steps is the order of the checks: the first failing rule names
+    # the reject.
+    settings = ctx.settings.mapping
+    event_time = _event_time(msg, dayfirst, ctx)
+    properties = obj(msg.get("properties"))
+    value, value_key = _value(event, properties, ctx)
+    currency = _currency(properties.get("currency"), settings.default_currency)
+    ldu = _ldu(msg) if settings.limited_data_use else None
+    user = user_data(msg, properties, settings, offline=ctx.offline, dayfirst=dayfirst)
+    if not user or (ctx.offline and not user.keys() - {"db"}):
+        # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
+        raise Rejected("no_match_keys", "no usable email, phone, name, address, userId or lead id")
+    custom = custom_data(event, properties, value, value_key, currency)
+    event_id = _event_id(msg)
+    events = []
+    for dataset_id, name in routes:
+        encoded = wire.dumps(ctx.build(name, event_time, event_id, user, custom, ldu))
+        events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line)))
+    return Outcome("accepted", "", "", events, event, routes, tuple(user), event_time)
+
+
+# --- event_time and the window (section 3) -------------------------------------------
+
+
+def _event_time(msg: dict[str, Any], dayfirst: bool, ctx: MapContext) -> int:
+    source = "timestamp"
+    raw = msg.get("timestamp")
+    if raw in ABSENT:
+        source, raw = "originalTimestamp", msg.get("originalTimestamp")
+        if raw in ABSENT:
+            raise Rejected("missing_timestamp", "no timestamp or originalTimestamp")
+    seconds = parse_event_time(raw, ctx.settings.mapping.tz, dayfirst)
+    if seconds is None:
+        raise Rejected("invalid_timestamp", f"{source} {_show(raw)} is not a date")
+    if seconds < ctx.oldest:
+        days = (ctx.now - seconds) / 86400
+        raise Rejected(
+            "too_old",
+            f"{source} {_show(raw)} is {days:.1f} days before now; "
+            f"Meta accepts {ctx.settings.upload.window_days}",
+        )
+    if seconds > ctx.newest:
+        raise Rejected("in_future", f"{source} {_show(raw)} is {seconds - ctx.now} s after now")
+    return seconds
+
+
+# --- value and currency (section 5) --------------------------------------------------
+
+
+def _value(event: str, properties: dict[str, Any], ctx: MapContext) -> tuple[Any, str | None]:
+    if event == "Order Completed":
+        for key in ("revenue", "total", "value"):
+            raw = properties.get(key)
+            if raw not in ABSENT:
+                break
+        else:
+            raise Rejected(
+                "purchase_without_value", "Order Completed has no revenue, total or value"
+            )
+    else:
+        key = ctx.settings.mapping.value_field
+        raw = properties.get(key)
+        if raw in ABSENT:
+            return None, None
+    amount = parse_amount(raw)
+    if amount is None:
+        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is not a number")
+    if amount < 0:
+        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is negative")
+    return amount, key
+
+
+def _currency(raw: object, default: str) -> str:
+    """``properties.currency`` when present (a known ISO 4217 code, else the reject)."""
+    if raw in ABSENT:
+        return default
+    code = norm_currency(raw) if isinstance(raw, str) else None
+    if code is None:
+        raise Rejected("invalid_currency", f"properties.currency {_show(raw)} is not ISO 4217")
+    return code
+
+
+# --- Limited Data Use (section 7) ----------------------------------------------------
+
+
+def _ldu(msg: dict[str, Any]) -> Ldu:
+    options = obj(obj(msg.get("integrations")).get(INTEGRATION)).get("dataProcessingOptions")
+    if options is None:
+        return ([], None, None)
+    bad = Rejected(
+        "invalid_data_processing_options",
+        f"dataProcessingOptions {_show(options)} is not [options], [options, country] "
+        "or [options, country, state]",
+    )
+    if not isinstance(options, list) or not 1 <= len(options) <= 3:
+        raise bad
+    head, *geo = options
+    if not isinstance(head, list) or not all(isinstance(o, str) for o in head):
+        raise bad
+    if not all(isinstance(g, int) and not isinstance(g, bool) for g in geo):
+        raise bad
+    country = geo[0] if geo else None
+    state = geo[1] if len(geo) > 1 else None
+    return (list(head), country, state)
+
+
+# --- event_id (section 6) ------------------------------------------------------------
+
+
+def _event_id(msg: dict[str, Any]) -> str:
+    message_id = msg.get("messageId")
+    if isinstance(message_id, (str, int)) and not isinstance(message_id, bool):
+        text = str(message_id).strip()
+        if text:
+            return text
+    # No messageId: a stable hash of the content, so re-uploading the row deduplicates.
+    canonical = json.dumps(
+        msg, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _show(value: object, limit: int = 80) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False, default=str)
+        if not isinstance(value, float) or math.isfinite(value)
+        else str(value)
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,212 @@
+"""The run's numbers: what mapping made of the records, what became of the events.
+
+Counting happens in two places only. :meth:`Counts.add` counts one mapped record, where
+its chunk is mapped (a worker process, or the main one); the pipeline merges each
+chunk's counts into the :class:`RunSummary` (:meth:`RunSummary.merge`). The sinks count
+what became of each event (:meth:`RunSummary.result`). ``RunSummary.to_dict()`` is the
+``--json`` summary of cli.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fbocli.errors import ExitStatus
+from fbocli.inputs.csvfile import CsvReport
+from fbocli.mapping.message import Outcome
+from fbocli.settings import Route
+
+MATCH_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "lead_id")
+AGE_BUCKETS = ((2, "0–2 days"), (7, "2–7 days"), (28, "7–28 days"), (62, "28–62 days"))
+_COVERED = frozenset(MATCH_KEYS)
+EXAMPLES_PER_REASON = 3
+DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
+
+
+@dataclass(slots=True)
+class Counts:
+    """The counts of one chunk's records.
+
+    An accepted record costs one dict increment: ``accepted`` counts records per (match
+    keys present, age bucket, routes), a few hundred distinct keys at most, which
+    :meth:`RunSummary.merge` expands into events, coverage and ages per chunk.
+    """
+
+    now: int
+    accepted: dict[tuple[tuple[str, ...], int, tuple[Route, ...]], int] = field(
+        default_factory=dict
+    )
+    reasons: dict[str, int] = field(default_factory=dict)
+    skips: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    # Event times above limits[i] are younger than the i-th bucket from the oldest.
+    limits: list[int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.limits = [self.now - days * 86400 for days, _ in reversed(AGE_BUCKETS)]
+
+    def add(self, outcome: Outcome, source: str, line: int) -> None:
+        """Count one mapped record."""
+        if outcome.status == "accepted":
+            age = bisect_left(self.limits, outcome.event_time)  # AGE_BUCKETS, oldest first
+            key = (outcome.keys, age, outcome.routes)
+            self.accepted[key] = self.accepted.get(key, 0) + 1
+        elif outcome.status == "rejected":
+            self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
+        else:
+            self.skips[outcome.reason] = self.skips.get(outcome.reason, 0) + 1
+
+    def reject(self, reason: str, example: str) -> None:
+        """One rejected record; ``example`` is ``source:line: detail``."""
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(example)
+
+
+# bisect_left(Counts.limits, t) -> the label: what is older than every limit counts as
+# the oldest bucket.
+_AGE_LABELS = (AGE_BUCKETS[-1][1], *(label for _, label in reversed(AGE_BUCKETS)))
+
+
+@dataclass
+class RunSummary:
+    """Everything a run counted; :meth:`to_dict` is the ``--json`` summary (cli.md)."""
+
+    dry_run: bool = False
+    validate: bool = False  # a validate run (its rejects make the exit status 1)
+    offline: bool = False  # legacy payload: custom event names go out as "Other"
+    now: int = 0
+    read: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    built: int = 0
+    sent: int = 0
+    already_sent: int = 0
+    api_rejected: int = 0
+    failed: int = 0
+    batches: int = 0
+    retries: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    skips: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    datasets: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    by_event: Counter[Route] = field(default_factory=Counter)
+    coverage: Counter[str] = field(default_factory=Counter)
+    ages: Counter[str] = field(default_factory=Counter)
+    csv_reports: list[CsvReport] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    rejects_file: Path | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    # --- mapping (the pipeline's thread) -------------------------------------------------
+
+    def merge(self, counts: Counts) -> None:
+        """Add one chunk's counts."""
+        # Summed per key set, age and routes first: the counters below are then updated
+        # once per distinct value (a chunk has hundreds of entries, not thousands).
+        per_keys: dict[tuple[str, ...], int] = {}
+        per_age: dict[int, int] = {}
+        per_routes: dict[tuple[Route, ...], int] = {}
+        for (keys, age, routes), records in counts.accepted.items():
+            events = records * len(routes)
+            per_keys[keys] = per_keys.get(keys, 0) + events
+            per_age[age] = per_age.get(age, 0) + events
+            per_routes[routes] = per_routes.get(routes, 0) + records
+        for routes, records in per_routes.items():
+            self.accepted += records
+            self.built += records * len(routes)
+            for dataset_id, name in routes:
+                self.by_event[(dataset_id, name)] += records
+                self.datasets[dataset_id]["built"] += records
+        for age, events in per_age.items():
+            self.ages[_AGE_LABELS[age]] += events
+        for keys, events in per_keys.items():
+            for key in keys:
+                if key in _COVERED:
+                    self.coverage[key] += events
+        rejected = sum(counts.reasons.values())
+        skipped = sum(counts.skips.values())
+        self.rejected += rejected
+        self.skipped += skipped
+        self.read += sum(counts.accepted.values()) + rejected + skipped
+        self.reasons.update(counts.reasons)
+        self.skips.update(counts.skips)
+        for reason, found in counts.examples.items():
+            examples = self.examples[reason]
+            examples.extend(found[: max(0, EXAMPLES_PER_REASON - len(examples))])
+
+    # --- delivery (the sinks' threads) ---------------------------------------------------
+
+    def result(self, dataset_id: str, what: str, n: int, reason: str | None = None) -> None:
+        """Count ``n`` events of a dataset as sent, already_sent, api_rejected or failed
+        (``reason``: why they failed)."""
+        if not n:
+            return
+        with self.lock:
+            setattr(self, what, getattr(self, what) + n)
+            self.datasets[dataset_id][what] += n
+            if reason is not None:
+                self.failures[reason] += n
+
+    def api_rejected_example(self, source: str, line: int, message: str) -> None:
+        with self.lock:
+            examples = self.examples["api_rejected"]
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(f"{source}:{line}: {message}")
+
+    def count_unsent(self, reason: str) -> None:
+        """A stopped run: events built but not settled count as failed, so ``built ==
+        sent + already_sent + api_rejected + failed`` holds on every run."""
+        for dataset_id, counts in list(self.datasets.items()):
+            unsent = counts["built"] - sum(counts[what] for what in DELIVERY)
+            if unsent > 0:
+                self.result(dataset_id, "failed", unsent, reason)
+
+    # --- output ------------------------------------------------------------------------
+
+    def exit_status(self, *, strict: bool = False) -> ExitStatus:
+        """cli.md's exit status of a finished run: 1 when events were not delivered, or
+        records rejected by ``validate`` (or any run with ``strict``), else 0."""
+        if self.failed or self.api_rejected:
+            return ExitStatus.FAILURE
+        if self.rejected and (strict or self.validate):
+            return ExitStatus.FAILURE
+        return ExitStatus.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run summary object of cli.md (``--json``)."""
+        return {
+            "dry_run": self.dry_run,
+            "records": {
+                "read": self.read,
+                "accepted": self.accepted,
+                "rejected": self.rejected,
+                "skipped": self.skipped,
+            },
+            "events": {
+                "built": self.built,
+                "sent": self.sent,
+                "already_sent": self.already_sent,
+                "api_rejected": self.api_rejected,
+                "failed": self.failed,
+            },
+            "reasons": dict(sorted(self.reasons.items())),
+            "skips": dict(sorted(self.skips.items())),
+            "datasets": {
+                ds: {
+                    "sent": c["sent"],
+                    "failed": c["failed"],
+                    "api_rejected": c["api_rejected"],
+                    "already_sent": c["already_sent"],
+                }
+                for ds, c in sorted(self.datasets.items())
+            },
+            "rejects_file": str(self.rejects_file) if self.rejects_file else None,
+        }
