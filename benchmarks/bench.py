@@ -226,14 +226,14 @@ class Measure:
     runs: list[float] = field(default_factory=list)
 
 
-def _env(state: Path, code: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """``code``: the directory fbocli is imported from (the sources, or a compiled copy)."""
+def _env(state: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a measured run: fbocli imported from the sources."""
     env = dict(os.environ)
     env.update(
         FBOCLI_STATE_DIR=str(state / "state"),
         XDG_CONFIG_HOME=str(state / "xdg"),
         FBOCLI_ACCESS_TOKEN=TOKEN,
-        PYTHONPATH=str(code) + os.pathsep + env.get("PYTHONPATH", ""),
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
     )
     env.update(extra or {})
     return env
@@ -258,24 +258,20 @@ def _fbocli(*args: str) -> list[str]:
     return [sys.executable, "-m", "fbocli", *args]
 
 
-def dry_run(
-    data: Path, config: Path, work: Path, n: int, code: Path = ROOT
-) -> tuple[float, float, int]:
+def dry_run(data: Path, config: Path, work: Path, n: int) -> tuple[float, float, int]:
     """One dry run; (seconds, peak RSS MB, events written to the output)."""
     out = work / "requests.jsonl"
     args = ["upload", str(data), "-c", str(config), "--now", NOW, "--dry-run", "--force"]
     cmd = _fbocli(*args, "--output", str(out), "--json")
-    seconds, rss = _run(cmd, _env(work, code), work)
+    seconds, rss = _run(cmd, _env(work), work)
     with out.open("rb") as f:
         written = sum(line.count(b'"event_id"') for line in f)
     out.unlink()
     return seconds, rss, written
 
 
-def upload(
-    data: Path, config: Path, work: Path, url: str, code: Path = ROOT
-) -> tuple[float, float]:
-    env = _env(work, code, {"FBOCLI_GRAPH_URL": url})
+def upload(data: Path, config: Path, work: Path, url: str) -> tuple[float, float]:
+    env = _env(work, {"FBOCLI_GRAPH_URL": url})
     args = ["upload", str(data), "-c", str(config), "--now", NOW, "--force", "--json"]
     return _run(_fbocli(*args), env, work)
 
@@ -438,7 +434,6 @@ def table(results: list[Measure], info: dict[str, Any], ratio: float | None) -> 
         )
     text = "\n".join(rows)
     text += f"\n\nMachine: {info['cpu']}, {info['cores']} cores, Python {info['python']}."
-    text += f"\nfbocli: {info.get('fbocli_build', 'pure Python (the sources)')}."
     if ratio is not None:
         text += f"\nDry run / SDK peer: **{ratio:.1f}x**."
     return text + "\n"
@@ -455,12 +450,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip the SDK peer")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--keep", type=Path, help="work in this directory (kept)")
-    parser.add_argument(
-        "--compiled",
-        action="store_true",
-        help="measure fbocli with its mapping modules compiled by mypyc "
-        "(scripts/mypyc_build.py; needs mypy and a C compiler)",
-    )
     args = parser.parse_args(argv)
 
     # The bytecode an installed package has: with PYTHONDONTWRITEBYTECODE set (CI images,
@@ -469,14 +458,6 @@ def main(argv: list[str] | None = None) -> int:
     compileall.compile_file(ROOT / "tests" / "fakegraph.py", quiet=1)
     work = args.keep or Path(tempfile.mkdtemp(prefix="fbocli-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    code, build = ROOT, "pure Python (the sources)"
-    if args.compiled:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import mypyc_build
-
-        code = mypyc_build.build(work / "compiled")
-        compileall.compile_dir(code / "fbocli", quiet=1)
-        build = "mypyc-compiled " + ", ".join(mypyc_build.COMPILED)
     config = work / "fbocli.toml"
     config.write_text(CONFIG, encoding="utf-8")
     data = work / f"events-{args.n}-{NOW_S}.jsonl"
@@ -491,10 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeat):
             # One run of each measure in turn, not all of one then all of the next: a host
             # that gets busier or quieter meanwhile then weighs on fbocli and the peer alike.
-            seconds, rss, written = dry_run(data, config, work, args.n, code)
+            seconds, rss, written = dry_run(data, config, work, args.n)
             dry_runs.append((seconds, rss))
             if url is not None:
-                upload_runs.append(upload(data, config, work, url, code))
+                upload_runs.append(upload(data, config, work, url))
             if not args.no_peer and (took := peer(data)) is not None:
                 peer_times.append(took)
     results.append(best("dry run (CLI, JSONL -> request bodies)", args.n, dry_runs))
@@ -509,10 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         big = work / f"events-{args.rss_n}-{NOW_S}.jsonl"
         if not big.exists():
             write_input(big, args.rss_n)
-        seconds, rss, _ = dry_run(big, config, work, args.rss_n, code)
+        seconds, rss, _ = dry_run(big, config, work, args.rss_n)
         results.append(best("dry run (CLI), large N", args.rss_n, [(seconds, rss)]))
     info = machine()
-    info["fbocli_build"] = build
     print(table(results, info, ratio))
     print(f"dry-run events written: {written}")
     payload = {

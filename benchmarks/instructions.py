@@ -10,10 +10,11 @@ Each part runs in a fresh interpreter under cachegrind twice, once warming up on
 once with two more passes over the same events; the difference, per event, is the
 steady cost:
 
-* ``worker``: what a mapping worker does per block (parse, map, hash, count, serialize,
-  pickle the result), ``fbocli.parallel.map_chunk``;
-* ``main``: what the main process does with a worker's result (unpickle, batch, build
-  the request bodies, write them);
+* ``worker``: what a mapping worker does per chunk (parse, map, hash, count, encode,
+  pickle the result), ``fbocli.chunks.map_chunk``;
+* ``main``: what the main process does with a worker's result (unpickle a ``Mapped``,
+  batch with ``fbocli.batching.Batcher``, build the request bodies and write them with
+  ``fbocli.sinks.dryrun.DryRunSink``);
 * ``fake``: the fake Graph API validating and answering those requests;
 * ``startup``: instructions to import what a run imports (one count, not per event).
 
@@ -33,69 +34,81 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("startup", "worker", "main", "fake")
 NOW = 1_795_910_400  # 2026-11-29: the generated events' timestamps are around it
 
 
-def _setup(data: Path) -> tuple[list[tuple[str, int, bytes]], object]:
+def _setup(data: Path) -> tuple[Any, list[Any]]:
+    """The mapping context of the benchmark's config and the input as chunks of bytes."""
     sys.path.insert(0, str(ROOT))
-    from fbocli import parallel
-    from fbocli.config import load_settings
-    from fbocli.mapping import MapContext
-    from fbocli.payload import capi_event
-    from fbocli.readers import open_input
+    from fbocli.config import load_config
+    from fbocli.inputs.reader import Chunk, FileSpan, open_input
+    from fbocli.mapping.message import MapContext
     from fbocli.settings import CsvSettings
 
-    settings = load_settings(str(data.parent / "fbocli.toml"))
-    parallel._ctx = MapContext.create(settings, NOW)
-    parallel._serialize = parallel.serializer(capi_event)
-    with open_input(str(data), "auto", CsvSettings()) as reader:
-        blocks = list(reader.line_blocks(parallel.BLOCK_BYTES, spans=False))
-    return blocks, parallel  # type: ignore[return-value]
+    ctx = MapContext(load_config(data.parent / "fbocli.toml"), NOW)
+    with open_input(str(data), "jsonl", CsvSettings()) as reader:
+        chunks = [
+            Chunk(c.source, c.first_line, c.data.read(c.source))
+            if isinstance(c.data, FileSpan)
+            else c
+            for c in reader.chunks()
+        ]
+    return ctx, chunks
 
 
 def probe(part: str, passes: int, data: Path) -> int:
     """One part, warmed up, then ``passes`` more times; returns the events per pass."""
-    blocks, parallel = _setup(data)
-    map_chunk = parallel.map_chunk  # type: ignore[attr-defined]
+    ctx, chunks = _setup(data)
+    from fbocli.chunks import map_chunk
+
     if part == "worker":
 
         def work() -> None:
-            for block in blocks:
-                pickle.dumps(map_chunk(block), pickle.HIGHEST_PROTOCOL)
+            for chunk in chunks:
+                pickle.dumps(map_chunk(ctx, chunk), pickle.HIGHEST_PROTOCOL)
 
     else:
         from fbocli import wire
         from fbocli.batching import Batcher
+        from fbocli.sinks import body_extra
+        from fbocli.sinks.dryrun import DryRunSink
+        from fbocli.stats import RunSummary
 
-        results = [pickle.dumps(map_chunk(b), pickle.HIGHEST_PROTOCOL) for b in blocks]
-        bodies: list[tuple[str, bytes]] = []
-
-        def keep(dataset: str, batch: list) -> None:  # type: ignore[type-arg]
-            bodies.append((dataset, wire.body({}, [c.wire for c in batch])))
-
-        def batch_all() -> None:
-            bodies.clear()
-            batcher = Batcher(1000, keep)
-            for result in results:
-                _, _, events = pickle.loads(result)
-                batcher.extend(parallel.conversions(events))  # type: ignore[attr-defined]
-            batcher.flush()
+        settings = ctx.settings
+        results = [pickle.dumps(map_chunk(ctx, c), pickle.HIGHEST_PROTOCOL) for c in chunks]
 
         if part == "main":
             out = open(os.devnull, "wb")  # noqa: SIM115 - lives as long as the probe
 
             def work() -> None:
-                batch_all()
-                for _, body in bodies:
-                    out.write(body)
+                summary = RunSummary(dry_run=True, now=NOW)
+                sink = DryRunSink(summary, settings, out)
+                batcher = Batcher(settings.upload.batch_size, sink.submit)
+                for result in results:
+                    mapped = pickle.loads(result)
+                    summary.merge(mapped.counts)
+                    batcher.extend(mapped.events)
+                batcher.flush()
+                sink.close()
 
         else:  # fake
             from tests.fakegraph import FakeGraph
 
-            batch_all()
+            extra = body_extra(settings)
+            bodies: list[tuple[str, bytes]] = []
+            batcher = Batcher(
+                settings.upload.batch_size,
+                lambda dataset, batch: bodies.append(
+                    (dataset, wire.body(extra, [e.wire for e in batch]))
+                ),
+            )
+            for result in results:
+                batcher.extend(pickle.loads(result).events)
+            batcher.flush()
             datasets = sorted({d for d, _ in bodies})
             fake = FakeGraph(tokens=["t"], datasets=datasets, now=NOW, store_events=False)
             headers = {"authorization": "Bearer t", "content-type": "application/json"}
@@ -110,7 +123,7 @@ def probe(part: str, passes: int, data: Path) -> int:
     gc.freeze()
     for _ in range(passes):
         work()
-    return sum(block[2].count(b"\n") for block in blocks)
+    return sum(chunk.data.count(b"\n") for chunk in chunks)
 
 
 def _cachegrind(args: list[str]) -> int:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fbocli.stats import RunSummary
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -33,8 +30,9 @@ class FbocliError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        # A run stopped part-way: what it had counted (sent, failed, ...) when it stopped.
-        self.summary: RunSummary | None = None
+        # A run stopped part-way: its fbocli.stats.RunSummary (what was sent, failed, ...)
+        # when it stopped; None otherwise. (Untyped here: errors sit below the stats.)
+        self.summary: Any = None
 
     def __str__(self) -> str:
         return self.message

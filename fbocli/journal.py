@@ -266,6 +266,22 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
+_HELD: set[int] = set()  # the descriptors of the locks this process holds
+
+
+def _drop_locks_in_child() -> None:
+    """A forked child (a mapping worker) does not keep the upload's lock: a flock lives
+    as long as any process holds its descriptor, so an upload killed with -9 would stay
+    locked until its workers noticed and left."""
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_locks_in_child)
+
+
 class StateLock:
     """One upload per state directory, via ``flock`` (the kernel drops it when we die)."""
 
@@ -301,6 +317,7 @@ class StateLock:
                 f"cannot lock {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc
         self._fd = fd
+        _HELD.add(fd)
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -323,6 +340,7 @@ class StateLock:
             return
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
+        _HELD.discard(fd)
         os.close(fd)  # closing the descriptor releases the flock
 
     def __enter__(self) -> Self:

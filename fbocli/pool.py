@@ -15,7 +15,6 @@ import gc
 import os
 import pickle
 import signal
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -102,7 +101,13 @@ class MappingPool:
                 dead = next(w for w in self._workers if w.sentinel in ready)
                 dead.join(5)  # its sentinel can fire just before it can be reaped
                 raise WorkerDied(dead.exitcode)
-            got, result = pickle.loads(self._results.recv_bytes())
+            try:
+                data = self._results.recv_bytes()
+            except EOFError:  # every worker died: the pipe's last writer went with them
+                dead = self._workers[0]
+                dead.join(5)
+                raise WorkerDied(dead.exitcode) from None
+            got, result = pickle.loads(data)
             if isinstance(result, BaseException):
                 raise result
             early[got] = result
@@ -177,9 +182,6 @@ def _init() -> None:
     # Ctrl-C is the main process's business: it stops the pool; workers must not print
     # a KeyboardInterrupt traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A worker's own errors travel back to the main process with its chunk; what it
-    # could still print (a broken result pipe once the main process died) is noise.
-    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     # What the worker inherited (modules, phonenumbers' metadata) lives for its whole
     # life: out of the cyclic collector's sight, collections walk only the chunk in hand

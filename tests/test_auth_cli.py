@@ -12,10 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backend
-import keyring.backends.fail
-import keyring.errors
 import pytest
 from click.testing import CliRunner, Result
 
@@ -44,7 +40,9 @@ def fake() -> Iterator[FakeGraph]:
 
 
 @pytest.fixture(autouse=True)
-def environment(fake: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def environment(
+    fake: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_keyring: None
+) -> None:
     """Isolated config dir and cwd, the fake as Graph API, no env token, no real keyring."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
@@ -52,17 +50,6 @@ def environment(fake: FakeGraph, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("FBOCLI_BACKOFF_SCALE", "0")
     monkeypatch.delenv("FBOCLI_ACCESS_TOKEN", raising=False)
     monkeypatch.delenv("FBOCLI_CONFIG", raising=False)
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory_keyring() -> MemoryKeyring:
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    return backend
 
 
 @pytest.fixture

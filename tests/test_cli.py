@@ -10,47 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from fbocli import __version__
 from fbocli.cli import main
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "sample_data"
-CONFIG = SAMPLES / "fbocli.toml"
-NOW = "2026-11-20T00:00:00Z"
-JSONL = SAMPLES / "segment-export.jsonl"
-CSV = SAMPLES / "pos-transactions.csv"
+from tests.helpers import NOW, SAMPLES, cli_env, fbocli_argv, invoke, summary, write_jsonl
+from tests.helpers import SAMPLE_CONFIG as CONFIG
+from tests.helpers import SAMPLE_CSV as CSV
+from tests.helpers import SAMPLE_JSONL as JSONL
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     return tmp_path / "state"
-
-
-def invoke(
-    args: list[str],
-    state: Path,
-    input: bytes | str | None = None,
-    env: dict[str, str] | None = None,
-) -> Result:
-    base_env = {"FBOCLI_ACCESS_TOKEN": "", "FBOCLI_GRAPH_URL": "", "FBOCLI_CONFIG": ""}
-    return CliRunner().invoke(
-        main,
-        [*args, "--state-dir", str(state)] if args[0] in ("validate", "upload") else args,
-        input=input,
-        env={**base_env, **(env or {})},
-    )
-
-
-def summary(result: Result) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(result.stdout)
-    records, events = data["records"], data["events"]
-    assert records["read"] == records["accepted"] + records["rejected"] + records["skipped"]
-    assert events["built"] == (
-        events["sent"] + events["already_sent"] + events["api_rejected"] + events["failed"]
-    )
-    return data
 
 
 def expected_counts() -> dict[str, Any]:
@@ -70,10 +42,9 @@ def test_version() -> None:
     assert result.stdout.strip() == f"fbocli, version {__version__}"
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_python_dash_m_runs() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "fbocli", "--help"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run(fbocli_argv("--help"), capture_output=True, text=True, check=True)
     for command in ("upload", "validate", "auth", "init"):
         assert command in out.stdout
 
@@ -118,18 +89,14 @@ def test_validate_human_report_lists_everything(state: Path) -> None:
 
 def test_validate_clean_input_exits_0(tmp_path: Path, state: Path) -> None:
     good = tmp_path / "good.jsonl"
-    good.write_text(
-        json.dumps(
-            {
-                "type": "track",
-                "event": "Order Completed",
-                "userId": "u1",
-                "timestamp": "2026-11-19T00:00:00Z",
-                "properties": {"revenue": 5},
-            }
-        )
-        + "\n"
-    )
+    message = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "timestamp": "2026-11-19T00:00:00Z",
+        "properties": {"revenue": 5},
+    }
+    write_jsonl(good, [message])
     result = invoke(["validate", str(good), "-c", str(CONFIG), "--now", NOW, "--json"], state)
     assert result.exit_code == 0
     data = summary(result)
@@ -324,7 +291,7 @@ def test_rich_report_shows_brackets_literally() -> None:
     """Details such as "[options], [options, country]" are data, never rich markup."""
     import io
 
-    from fbocli.report import render
+    from fbocli.cli.report import render
 
     out = io.StringIO()
     render(
@@ -335,18 +302,18 @@ def test_rich_report_shows_brackets_literally() -> None:
     assert "[options], [options, country]" in out.getvalue()
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_live_progress_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
     """stderr a real terminal: the rich display (imported only then) draws the reading bar
     and the counters; stderr a pipe: not a byte of it."""
     import os
     import pty
 
-    command = [
-        sys.executable, "-m", "fbocli", "upload", str(JSONL), "-c", str(CONFIG),
-        "--now", "2026-11-20T00:00:00Z", "--dry-run", "--output", str(tmp_path / "out.jsonl"),
-        "--state-dir", str(tmp_path / "state"),
-    ]  # fmt: skip
-    env = {**os.environ, "COLUMNS": "200", "TERM": "xterm"}
+    command = fbocli_argv(
+        "upload", str(JSONL), "-c", str(CONFIG), "--now", NOW, "--dry-run",
+        "--output", str(tmp_path / "out.jsonl"), "--state-dir", str(tmp_path / "state"),
+    )  # fmt: skip
+    env = cli_env(tmp_path, COLUMNS="200", TERM="xterm")
     leader, follower = pty.openpty()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
         os.close(follower)
@@ -368,6 +335,7 @@ def test_live_progress_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
     assert b"reading" not in piped.stderr and b"\x1b[" not in piped.stderr
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_start_up_leaves_slow_imports_to_the_commands_that_use_them(tmp_path: Path) -> None:
     """A dry run into a file or pipe never imports rich (the live display, the tty report),
     requests (talking to Meta), dateutil (timestamps ISO 8601 cannot read), pycountry
@@ -384,33 +352,32 @@ def test_start_up_leaves_slow_imports_to_the_commands_that_use_them(tmp_path: Pa
         "slow = sorted({m.split('.')[0] for m in sys.modules} & slow)\n"
         "print('imported:', ','.join(slow))\n"
     )
-    events = tmp_path / "events.jsonl"
-    events.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "type": "track",
-                    "event": "Order Completed",
-                    "messageId": f"m-{n}",
-                    "timestamp": "2026-11-19T10:00:00.000Z",
-                    "properties": {"revenue": 10 + n, "currency": "USD"},
-                    "context": {
-                        "traits": {
-                            "email": f"a{n}@example.com",
-                            "phone": "(512) 719-3517",
-                            "address": {"country": "Canada", "state": "Quebec"},
-                        }
-                    },
-                }
-            )
-            + "\n"
+    events = write_jsonl(
+        tmp_path / "events.jsonl",
+        (
+            {
+                "type": "track",
+                "event": "Order Completed",
+                "messageId": f"m-{n}",
+                "timestamp": "2026-11-19T10:00:00.000Z",
+                "properties": {"revenue": 10 + n, "currency": "USD"},
+                "context": {
+                    "traits": {
+                        "email": f"a{n}@example.com",
+                        "phone": "(512) 719-3517",
+                        "address": {"country": "Canada", "state": "Quebec"},
+                    }
+                },
+            }
             for n in range(3)
-        )
+        ),
     )
     command = [
         sys.executable, "-c", script, "upload", str(events), "-c", str(CONFIG),
-        "--now", "2026-11-20T00:00:00Z", "--dry-run", "--output", str(tmp_path / "out.jsonl"),
+        "--now", NOW, "--dry-run", "--output", str(tmp_path / "out.jsonl"),
         "--state-dir", str(tmp_path / "state"),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=True, env=cli_env(tmp_path)
+    )
     assert done.stdout.splitlines()[-1] == "imported: "

@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from fbocli.config import find_config, load_settings, parse_settings, starter_config
-from fbocli.errors import ConfigError, ExitStatus
+from fbocli.cli.environment import load_settings, tuning
+from fbocli.config import find_config, load_config, parse_settings, starter_config
+from fbocli.errors import ConfigError, ExitStatus, UsageError
+from fbocli.pipeline import POOL_MIN_BYTES, Tuning
+from tests.helpers import ROOT
 
 
 def test_defaults_match_cli_md() -> None:
-    s = parse_settings({}, env={})
+    s = parse_settings({})
     assert s.destination.api == "conversions"
     assert s.destination.api_version == "v24.0"
     assert s.destination.graph_url == "https://graph.facebook.com"
@@ -31,7 +34,6 @@ def test_routes_fan_out_and_semantic_names() -> None:
             "lead_events": {"Order Completed": "444"},
             "registration_events": {"Signed Up": "555"},
         },
-        env={},
     )
     assert s.routes("Order Completed") == (
         ("1234567890123456", "Purchase"),
@@ -55,7 +57,7 @@ def test_every_problem_is_reported_at_once_naming_key_and_file(tmp_path: Path) -
         "[extra]\n"
     )
     with pytest.raises(ConfigError) as info:
-        load_settings(str(path), env={})
+        load_config(path)
     error = info.value
     assert error.exit_status == ExitStatus.USAGE
     assert str(path) in error.message
@@ -79,30 +81,48 @@ def test_every_problem_is_reported_at_once_naming_key_and_file(tmp_path: Path) -
 
 
 def test_offline_api_allows_batches_of_2000() -> None:
-    s = parse_settings({"destination": {"api": "offline"}, "upload": {"batch_size": 2000}}, env={})
+    s = parse_settings({"destination": {"api": "offline"}, "upload": {"batch_size": 2000}})
     assert s.upload.batch_size == 2000
-    assert parse_settings({"destination": {"api": "offline"}}, env={}).upload.batch_size == 2000
+    assert parse_settings({"destination": {"api": "offline"}}).upload.batch_size == 2000
 
 
-def test_graph_url_env_override_and_https_rule() -> None:
-    s = parse_settings({}, env={"FBOCLI_GRAPH_URL": "http://127.0.0.1:9999/"})
+def test_graph_url_override_and_https_rule(tmp_path: Path) -> None:
+    s = parse_settings({}, graph_url="http://127.0.0.1:9999/")
     assert s.destination.graph_url == "http://127.0.0.1:9999"
     with pytest.raises(ConfigError, match="must use https://"):
-        parse_settings({"destination": {"graph_url": "http://graph.example.com"}}, env={})
+        parse_settings({"destination": {"graph_url": "http://graph.example.com"}})
     with pytest.raises(ConfigError, match="FBOCLI_GRAPH_URL"):
-        parse_settings({}, env={"FBOCLI_GRAPH_URL": "ftp://x"})
+        parse_settings({}, graph_url="ftp://x")
+    path = tmp_path / "c.toml"
+    path.write_text('[destination]\ngraph_url = "https://proxy.example.com/"\n')
+    assert load_config(path).destination.graph_url == "https://proxy.example.com"
+    local = load_config(path, graph_url="http://localhost:8080")
+    assert local.destination.graph_url == "http://localhost:8080"
+
+
+def test_the_cli_takes_the_config_and_graph_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "env.toml"
+    path.write_text('[events]\n"Order Completed" = "123"\n')
+    env = {"FBOCLI_CONFIG": str(path), "FBOCLI_GRAPH_URL": "http://127.0.0.1:9/"}
+    settings = load_settings(None, env)
+    assert settings.path == path and settings.destination.graph_url == "http://127.0.0.1:9"
+    unset = load_settings(None, {"FBOCLI_CONFIG": str(path), "FBOCLI_GRAPH_URL": ""})
+    assert unset.destination.graph_url == "https://graph.facebook.com"
 
 
 def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    assert find_config(None, env={}) is None
+    assert find_config(None, {}) is None
     user = tmp_path / "xdg" / "fbocli" / "config.toml"
     user.parent.mkdir(parents=True)
     user.write_text("")
-    assert find_config(None, env={}) == user
+    assert find_config(None, {}) == user
     (tmp_path / "fbocli.toml").write_text("")
-    assert find_config(None, env={}) == Path("fbocli.toml")
+    assert find_config(None, {}) == Path("fbocli.toml")
     env_cfg = tmp_path / "env.toml"
     env_cfg.write_text("")
     assert find_config(None, env={"FBOCLI_CONFIG": str(env_cfg)}) == env_cfg
@@ -110,14 +130,14 @@ def test_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     opt.write_text("")
     assert find_config(str(opt), env={"FBOCLI_CONFIG": str(env_cfg)}) == opt
     with pytest.raises(ConfigError, match="not a file"):
-        find_config(str(tmp_path / "missing.toml"), env={})
+        find_config(str(tmp_path / "missing.toml"), {})
 
 
 def test_no_config_hints_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     with pytest.raises(ConfigError) as info:
-        load_settings(None, env={})
+        load_settings(None, {})
     assert info.value.hint and "fbocli init" in info.value.hint
 
 
@@ -125,12 +145,12 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[events\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
-        load_settings(str(path), env={})
+        load_config(path)
 
 
 def test_starter_config_is_valid_and_uses_the_defaults() -> None:
     data = tomllib.loads(starter_config())
-    s = parse_settings(data, env={})
+    s = parse_settings(data)
     assert s.destination.api_version == "v24.0"
     assert s.upload.batch_size == 1000
     assert s.events  # it maps at least one example event
@@ -141,11 +161,27 @@ def test_a_timezone_that_is_not_a_zone_is_a_config_problem(zone: str) -> None:
     """Not a traceback: "Europe" is a directory of the zone database, not a zone."""
     data = {"events": {"Order Completed": "123"}, "mapping": {"timezone": zone}}
     with pytest.raises(ConfigError) as info:
-        parse_settings(data, env={})
+        parse_settings(data)
     assert any(p.startswith("mapping.timezone") for p in info.value.problems), info.value.problems
 
 
 def test_a_named_timezone_is_used() -> None:
     data = {"events": {"Order Completed": "123"}, "mapping": {"timezone": "Europe/Paris"}}
-    settings = parse_settings(data, env={})
+    settings = parse_settings(data)
     assert str(settings.mapping.tz) == "Europe/Paris"
+
+
+def test_the_cli_takes_its_testing_aids_from_the_environment() -> None:
+    assert tuning({}) == Tuning()
+    assert tuning({"FBOCLI_BACKOFF_SCALE": " 0.5 "}).backoff_scale == 0.5
+    assert tuning({"FBOCLI_BACKOFF_SCALE": "0"}).backoff_scale == 0.0
+    for bad in ("fast", "-1", "nan"):
+        with pytest.raises(UsageError, match="FBOCLI_BACKOFF_SCALE"):
+            tuning({"FBOCLI_BACKOFF_SCALE": bad})
+    assert tuning({"FBOCLI_PARALLEL_MIN_BYTES": "0"}).pool_min_bytes == 0
+    assert tuning({"FBOCLI_PARALLEL_MIN_BYTES": ""}).pool_min_bytes == POOL_MIN_BYTES
+    assert tuning({"FBOCLI_PARALLEL_MIN_BYTES": "x"}).pool_min_bytes == POOL_MIN_BYTES
+
+
+def test_the_starter_config_is_the_example_at_the_top_level() -> None:
+    assert starter_config() == (ROOT / "config.example.toml").read_text(encoding="utf-8")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BESIDE, COPY
+from tests.helpers import BESIDE, COPY
 
 FILES = sorted(
     p.relative_to(COPY) for p in COPY.rglob("*") if p.is_file() and p.name != "README.md"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import stat
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -51,20 +50,8 @@ def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-@pytest.fixture(autouse=True)
-def no_keyring() -> Iterator[None]:
-    """Default for every test: the keyring is the 'fail' stub a headless server has."""
-    previous = keyring.get_keyring()
-    keyring.set_keyring(keyring.backends.fail.Keyring())
-    yield
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def memory_keyring() -> MemoryKeyring:
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    return backend
+# Default for every test: the keyring is the 'fail' stub a headless server has.
+pytestmark = pytest.mark.usefixtures("no_keyring")
 
 
 def test_credentials_path_is_under_the_user_config_dir(config_home: Path) -> None:

@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fakegraph import DAY, FakeGraph, Fault, check_capi_event
+from tests.helpers import ROOT
 
 NOW = 1_790_000_000
 TOKEN = "test-token"
@@ -27,7 +27,6 @@ DS2 = "6543210987654321"
 V = "v24.0"
 EM = hashlib.sha256(b"jane@example.com").hexdigest()
 FN = hashlib.sha256(b"jane").hexdigest()
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def capi_event(n: int = 0, **overrides: Any) -> dict[str, Any]:

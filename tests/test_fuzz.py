@@ -2,15 +2,14 @@
 
 Hypothesis feeds arbitrary bytes, deep and wide JSON, huge numbers, NaN/Infinity, odd
 Unicode (escaped lone surrogates, RTL marks, combining marks) and CSV quoting chaos
-through the real pipeline (``fbocli.commands.validate`` on a temp file, and the reader +
-mapper + payload builder directly). Properties: no exception escapes; every record is
-accounted for (read == accepted + rejected + skipped, one rejects line per rejected
+through the real pipeline (``fbocli.validate`` on a temp file, and the reader, the
+mapper and the payload builder directly). Properties: no exception escapes; every record
+is accounted for (read == accepted + rejected + skipped, one rejects line per rejected
 record); every built event is strict JSON (``allow_nan=False``) with an integer time.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import string
 import tempfile
@@ -21,16 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fbocli import commands
-from fbocli.commands import RunOptions
+import fbocli
+from fbocli import wire
 from fbocli.config import parse_settings
-from fbocli.graph import _events_body
-from fbocli.mapping import MapContext, map_record
-from fbocli.payload import event_builder
-from fbocli.readers import open_input
+from fbocli.inputs.reader import open_input
+from fbocli.mapping.message import Event, MapContext, map_message
 from fbocli.settings import Settings
+from tests.helpers import NOW_TS, check_summary
 
-NOW = 1795132800  # 2026-11-20T00:00:00Z
+NOW = NOW_TS  # 2026-11-20T00:00:00Z
 DS = "1234567890123456"
 ROUTES = ["Order Completed", "Product Viewed", "Signed Up", "Demo Requested", "Custom Thing"]
 
@@ -44,7 +42,6 @@ def _settings(api: str = "conversions", ldu: bool = True) -> Settings:
             "registration_events": {"Signed Up": [DS, "6543210987654321"]},
             "mapping": {"limited_data_use": ldu},
         },
-        env={},
     )
 
 
@@ -191,44 +188,54 @@ def _line(value: Any, ascii_only: bool) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def _checked_context(settings: Settings) -> MapContext:
+    """A mapping context whose event builder checks each event before it is encoded:
+    strict JSON, an integer time inside the window."""
+    ctx = MapContext(settings, NOW)
+    build = ctx.build
+
+    def checked(*args: Any) -> dict[str, Any]:
+        event = build(*args)
+        # strict JSON; (UTF-8 encodability: see the lone-surrogate test below)
+        json.dumps(event, allow_nan=False)
+        assert type(event["event_time"]) is int
+        assert ctx.oldest <= event["event_time"] <= ctx.newest
+        return event
+
+    object.__setattr__(ctx, "build", checked)
+    return ctx
+
+
 def _check_run(data: bytes, suffix: str, settings: Settings) -> dict[str, Any]:
     """validate + the reader/mapper/builder directly; returns the validate summary."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"input{suffix}"
         path.write_bytes(data)
         rejects = Path(tmp) / "rejects.jsonl"
-        options = RunOptions(
-            inputs=(str(path),),
-            now=NOW,
-            json_output=True,
-            state_dir=str(Path(tmp) / "state"),
-            rejects=str(rejects),
+        result = fbocli.validate(
+            [path], settings, now=NOW, rejects=rejects, state_dir=Path(tmp) / "state"
         )
-        out = io.StringIO()
-        commands.validate(settings, options, stdout=out)
-        summary: dict[str, Any] = json.loads(out.getvalue())
+        summary = check_summary(result.to_dict())
         records = summary["records"]
-        assert records["read"] == records["accepted"] + records["rejected"] + records["skipped"]
         lines = rejects.read_bytes().splitlines() if rejects.exists() else []
         assert len(lines) == records["rejected"]
         for line in lines:
             json.loads(line)
 
-        ctx = MapContext.create(settings, NOW)
-        build = event_builder(settings)
+        ctx = _checked_context(settings)
         read = built = 0
         with open_input(str(path), "auto", settings.csv) as reader:
             for record in reader.records():
                 read += 1
-                outcome = map_record(record, ctx)
+                if record.error is not None:
+                    assert record.error in ("invalid_json", "invalid_row")
+                    continue
+                outcome = map_message(record.message, ctx, record.source, record.line)
                 assert outcome.status in ("accepted", "rejected", "skipped")
-                assert bool(outcome.conversions) == (outcome.status == "accepted")
-                for conversion in outcome.conversions:
-                    event = build(conversion)
-                    # strict JSON; (UTF-8 encodability: see the lone-surrogate test below)
-                    json.dumps(event, allow_nan=False)
-                    assert type(event["event_time"]) is int
-                    assert ctx.oldest <= event["event_time"] <= ctx.newest
+                assert bool(outcome.events) == (outcome.status == "accepted")
+                for event in outcome.events:
+                    assert type(event) is Event
+                    assert event.to_dict()["event_time"] == event.event_time
                     built += 1
         assert read == records["read"]
         assert built == summary["events"]["built"]
@@ -241,6 +248,7 @@ def test_arbitrary_bytes(data: bytes, suffix: str) -> None:
     _check_run(data, suffix, SETTINGS["capi"])
 
 
+@pytest.mark.slow  # the whole pipeline per example
 @FUZZ
 @given(
     values=st.lists(json_values, min_size=1, max_size=8),
@@ -251,6 +259,7 @@ def test_arbitrary_json_lines(values: list[Any], ascii_only: bool) -> None:
     _check_run(b"\n".join(lines) + b"\n", ".jsonl", SETTINGS["capi"])
 
 
+@pytest.mark.slow  # the whole pipeline per example
 @FUZZ
 @given(
     batch=st.lists(messages, min_size=1, max_size=10),
@@ -265,6 +274,7 @@ def test_segment_like_messages_every_record_counted(
     assert summary["records"]["read"] == len(batch)  # one record per message, none lost
 
 
+@pytest.mark.slow  # the whole pipeline per example
 @FUZZ
 @given(batch=st.lists(messages, min_size=1, max_size=6), config=st.sampled_from(sorted(SETTINGS)))
 def test_batch_envelopes(batch: list[dict[str, Any]], config: str) -> None:
@@ -384,14 +394,13 @@ def test_lone_surrogate_never_reaches_a_request_body(fields: dict[str, Any]) -> 
         **fields,
     }
     settings = SETTINGS["capi"]
-    ctx = MapContext.create(settings, NOW)
+    ctx = MapContext(settings, NOW)
     line = json.dumps(message).encode()  # ASCII: the surrogate travels as a \u escape
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "in.jsonl"
         path.write_bytes(line + b"\n")
         with open_input(str(path), "auto", settings.csv) as reader:
             (record,) = list(reader.records())
-    outcome = map_record(record, ctx)
-    for conversion in outcome.conversions:
-        body = {"data": [event_builder(settings)(conversion)]}
-        _events_body({}, body["data"]).encode()  # as graph.py
+    outcome = map_message(record.message, ctx, record.source, record.line)
+    for event in outcome.events:
+        wire.body({}, [event.wire]).decode("utf-8")  # a request body is valid UTF-8

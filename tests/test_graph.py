@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fbocli.errors import ApiVersionError, AuthError, ExitStatus, FbocliError, UsageError
+from fbocli import wire
+from fbocli.errors import ApiVersionError, AuthError, ExitStatus, FbocliError
 from fbocli.graph import (
     BatchResult,
     GraphClient,
@@ -32,6 +33,7 @@ from fbocli.graph import (
 )
 from fbocli.secret import Secret
 from tests.fakegraph import FakeGraph, Fault
+from tests.helpers import event_requests, in_threads
 
 TOKEN = "EAAtest-token-0123456789-SECRET-abcd"
 DS = "1234567890123456"
@@ -52,8 +54,9 @@ def event(i: int, prefix: str = "e") -> dict[str, Any]:
     }
 
 
-def events(n: int, prefix: str = "e") -> list[dict[str, Any]]:
-    return [event(i, prefix) for i in range(n)]
+def events(n: int, prefix: str = "e") -> list[bytes]:
+    """``n`` events as mapping hands them to the client: encoded."""
+    return [wire.dumps(event(i, prefix)) for i in range(n)]
 
 
 def legacy_event(i: int) -> dict[str, Any]:
@@ -122,10 +125,6 @@ def client(fake: FakeGraph, rec: Recorder) -> Iterator[GraphClient]:
         yield c
 
 
-def event_requests(fake: FakeGraph) -> list[dict[str, Any]]:
-    return [r for r in fake.requests if str(r["path"]).endswith("/events")]
-
-
 def assert_no_token(*texts: object) -> None:
     for text in texts:
         assert TOKEN not in str(text)
@@ -159,7 +158,7 @@ def test_empty_batch_sends_nothing(fake: FakeGraph, client: GraphClient) -> None
 def test_legacy_success_shape_counts_num_processed_entries(rec: Recorder) -> None:
     legacy = FakeGraph(tokens=(TOKEN,), datasets=(DS,), legacy=True)
     with legacy, make_client(legacy.url, rec) as c:
-        batch = [legacy_event(i) for i in range(30)]
+        batch = [wire.dumps(legacy_event(i)) for i in range(30)]
         result = c.send_events(DS, batch, extra=EXTRA, api="offline")
         assert result.delivered == list(range(30))
         assert result.failed == []
@@ -294,11 +293,8 @@ def test_regain_access_minutes_replace_the_computed_wait(
     assert rec.waits == expected
 
 
-def test_backoff_scale_shrinks_every_wait(
-    fake: FakeGraph, rec: Recorder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FBOCLI_BACKOFF_SCALE", "0.01")
-    with make_client(fake.url, rec, policy=RetryPolicy.from_env(4)) as c:
+def test_backoff_scale_shrinks_every_wait(fake: FakeGraph, rec: Recorder) -> None:
+    with make_client(fake.url, rec, policy=RetryPolicy.for_run(4, 0.01)) as c:
         fake.inject(Fault.rate_limit(4, retry_after=7))
         fake.inject(Fault.error(status=500, code=1))
         fake.inject(Fault.rate_limit(17))
@@ -513,22 +509,13 @@ def test_count_mismatch_fails_the_batch(
 def test_concurrent_batches_from_four_threads(fake: FakeGraph, client: GraphClient) -> None:
     fake.inject(Fault.error(status=500, code=1), times=3)
     results: dict[tuple[int, int], BatchResult] = {}
-    errors: list[BaseException] = []
 
     def worker(t: int) -> None:
-        try:
-            for b in range(10):
-                ds = DS if b % 2 else DS2
-                results[(t, b)] = client.send_events(ds, events(50, f"t{t}b{b}-"), extra=EXTRA)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        for b in range(10):
+            ds = DS if b % 2 else DS2
+            results[(t, b)] = client.send_events(ds, events(50, f"t{t}b{b}-"), extra=EXTRA)
 
-    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    assert in_threads(worker, 4) == []
     assert len(results) == 40
     assert all(r.delivered == list(range(50)) and not r.failed for r in results.values())
     assert sum(r.retries for r in results.values()) == 3
@@ -692,15 +679,13 @@ def test_server_wait_and_usage_headers() -> None:
     assert max_usage({"X-App-Usage": json.dumps({"call_count": 3, "total_cputime": 97})}) == 97.0
 
 
-def test_retry_policy_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FBOCLI_BACKOFF_SCALE", raising=False)
-    assert RetryPolicy.from_env(3) == RetryPolicy(max_tries=3)
-    monkeypatch.setenv("FBOCLI_BACKOFF_SCALE", "0")
-    assert RetryPolicy.from_env(6).backoff(3, 1.0) == 0.0
-    for bad in ("fast", "-1", "nan"):
-        monkeypatch.setenv("FBOCLI_BACKOFF_SCALE", bad)
-        with pytest.raises(UsageError):
-            RetryPolicy.from_env(6)
+def test_retry_policy_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FBOCLI_BACKOFF_SCALE", "0")  # the CLI's business, not the client's
+    assert RetryPolicy.for_run(3) == RetryPolicy(max_tries=3)
+    assert RetryPolicy.for_run(0) == RetryPolicy(max_tries=1)
+    assert RetryPolicy.for_run(6).backoff(3, 1.0) == 8.0
+    assert RetryPolicy.for_run(6, 0).backoff(3, 1.0) == 0.0
+    assert RetryPolicy.for_run(6, 0.5).server_wait(10) == 5.0
 
 
 @given(

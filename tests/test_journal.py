@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -11,7 +12,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +28,8 @@ from fbocli.journal import (
     StateLock,
     resolve_state_dir,
 )
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT as REPO
+from tests.helpers import SAMPLE_CONFIG, in_threads, invoke, upload_args
 
 
 @pytest.fixture
@@ -211,23 +211,13 @@ def test_rows_survive_sigkill_right_after_record(tmp_path: Path) -> None:
 
 
 def test_concurrent_threads_record_and_query(journal: Journal) -> None:
-    errors: list[BaseException] = []
-
     def work(n: int) -> None:
-        try:
-            for b in range(10):
-                keys = [("Purchase", f"t{n}-b{b}-{i}") for i in range(50)]
-                journal.record("ds", keys, f"t{n}-b{b}")
-                assert journal.already_sent("ds", keys) == set(keys)
-        except BaseException as exc:  # reported to the main thread
-            errors.append(exc)
+        for b in range(10):
+            keys = [("Purchase", f"t{n}-b{b}-{i}") for i in range(50)]
+            journal.record("ds", keys, f"t{n}-b{b}")
+            assert journal.already_sent("ds", keys) == set(keys)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(work, 8) == []
     assert journal.count() == 8 * 10 * 50
 
 
@@ -305,14 +295,49 @@ def test_lock_held_by_another_process_then_released_by_its_death(tmp_path: Path)
         assert info_now["pid"] == os.getpid()
 
 
+def test_a_forked_child_does_not_keep_the_lock_of_a_killed_process(tmp_path: Path) -> None:
+    """An upload's mapping workers are forked while it holds the lock: killed with -9, the
+    upload's lock must go with it, not live on in a worker until the worker notices."""
+    proc = _python(
+        f"""
+        import os, sys, time
+        from pathlib import Path
+        from fbocli.journal import StateLock
+        StateLock(Path({str(tmp_path)!r})).acquire()
+        child = os.fork()
+        if child == 0:  # a child that outlives its parent
+            os.close(1)
+            os.close(2)
+            time.sleep(30)
+            os._exit(0)
+        print(child, flush=True)
+        time.sleep(60)
+        """
+    )
+    assert proc.stdout is not None
+    child = int(proc.stdout.readline())
+    try:
+        with pytest.raises(LockError):
+            StateLock(tmp_path).acquire()
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=10)
+        os.kill(child, 0)  # the child lives on ...
+        with StateLock(tmp_path):  # ... and yet the lock is free at once
+            pass
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
 def test_lock_file_describes_the_holder_and_release_allows_reacquire(tmp_path: Path) -> None:
     lock = StateLock(tmp_path)
     lock.acquire()
     lock.acquire()  # already held by this instance: no-op
     info = json.loads((tmp_path / LOCK_FILE).read_text())
-    assert set(info) == {"pid", "host", "started", "argv"}
+    assert set(info) == {"pid", "host", "started"}
     assert info["pid"] == os.getpid()
-    assert isinstance(info["argv"], list)
     with pytest.raises(LockError, match=f"pid {os.getpid()}"):
         StateLock(tmp_path).acquire()  # a second open file description conflicts
     lock.release()
@@ -334,30 +359,44 @@ def test_state_dir_order_option_env_platformdirs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
-    env = {"FBOCLI_STATE_DIR": str(tmp_path / "env")}
-    assert resolve_state_dir(str(tmp_path / "opt"), env) == tmp_path / "opt"
-    assert resolve_state_dir(None, env) == tmp_path / "env"
-    assert resolve_state_dir(None, {"FBOCLI_STATE_DIR": ""}) == tmp_path / "xdg" / "fbocli"
-    assert resolve_state_dir(None, {}) == tmp_path / "xdg" / "fbocli"
-    for name in ("opt", "env", "xdg/fbocli"):
+    monkeypatch.setenv("FBOCLI_STATE_DIR", str(tmp_path / "ignored"))  # the CLI's business
+    assert resolve_state_dir(str(tmp_path / "opt")) == tmp_path / "opt"
+    assert resolve_state_dir(tmp_path / "path") == tmp_path / "path"
+    assert resolve_state_dir("") == tmp_path / "xdg" / "fbocli"
+    assert resolve_state_dir(None) == tmp_path / "xdg" / "fbocli"
+    for name in ("opt", "path", "xdg/fbocli"):
         assert (tmp_path / name).is_dir()
         assert not any((tmp_path / name).iterdir())  # the probe file is gone
+    assert not (tmp_path / "ignored").exists()
+    # The command line: --state-dir, else $FBOCLI_STATE_DIR, else the user state dir.
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for option, env, used in (
+        (["--state-dir", str(tmp_path / "cli")], {"FBOCLI_STATE_DIR": str(tmp_path / "e")}, "cli"),
+        ([], {"FBOCLI_STATE_DIR": str(tmp_path / "env")}, "env"),
+        ([], {"FBOCLI_STATE_DIR": ""}, "xdg/fbocli"),
+    ):
+        args = upload_args(empty, SAMPLE_CONFIG, "--dry-run", *option)
+        result = invoke(args, env=env)
+        assert result.exit_code == 0, result.stderr
+        assert (tmp_path / used / "journal.sqlite3").is_file(), used
+    assert not (tmp_path / "e").exists()
 
 
 def test_state_dir_and_its_new_parents_are_private(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        path = resolve_state_dir(str(tmp_path / "a" / "b" / "state"), {})
+        path = resolve_state_dir(str(tmp_path / "a" / "b" / "state"))
     finally:
         os.umask(old)
     for p in (path, path.parent, path.parent.parent):
         assert stat.S_IMODE(p.stat().st_mode) == 0o700
-    assert resolve_state_dir(str(path), {}) == path  # existing: fine
+    assert resolve_state_dir(str(path)) == path  # existing: fine
 
 
 def test_state_dir_expands_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert resolve_state_dir("~/st", {}) == tmp_path / "st"
+    assert resolve_state_dir("~/st") == tmp_path / "st"
 
 
 def test_state_dir_under_a_regular_file_is_a_state_error(tmp_path: Path) -> None:
@@ -365,7 +404,7 @@ def test_state_dir_under_a_regular_file_is_a_state_error(tmp_path: Path) -> None
     blocker.write_text("x")
     for target in (blocker / "sub", blocker):
         with pytest.raises(StateError) as info:
-            resolve_state_dir(str(target), {})
+            resolve_state_dir(str(target))
         assert str(target) in str(info.value)
         assert info.value.exit_status == ExitStatus.USAGE
 
@@ -373,8 +412,11 @@ def test_state_dir_under_a_regular_file_is_a_state_error(tmp_path: Path) -> None
 def test_state_dir_from_env_under_a_file_names_that_path(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     target = tmp_path / "file" / "sub"
-    with pytest.raises(StateError, match=str(target)):
-        resolve_state_dir(None, {"FBOCLI_STATE_DIR": str(target)})
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    args = upload_args(empty, SAMPLE_CONFIG, command="validate")
+    result = invoke(args, env={"FBOCLI_STATE_DIR": str(target)})
+    assert result.exit_code == 2 and str(target) in result.stderr
 
 
 def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
@@ -386,7 +428,7 @@ def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
         "from fbocli.journal import resolve_state_dir\n"
         "from fbocli.errors import StateError\n"
         "try:\n"
-        "    resolve_state_dir(sys.argv[1], {})\n"
+        "    resolve_state_dir(sys.argv[1])\n"
         "except StateError as e:\n"
         "    print('StateError', e)\n"
     )

@@ -1,7 +1,7 @@
 """The legacy Offline Conversions payload (``[destination] api = "offline"``, mapping.md s9).
 
 The golden cases are checked in their legacy form, derived here from golden.json's CAPI
-expectations by the renames of section 9 (independently of fbocli.payload); the CLI runs
+expectations by the renames of section 9 (independently of fbocli.mapping.payload); the CLI runs
 end to end against the fake Graph API in ``legacy=True`` mode over real HTTP, with a real
 SQLite journal and real subprocesses.
 """
@@ -10,45 +10,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from fbocli.cli import main
-from fbocli.commands import parse_now
+import fbocli
+from fbocli.api import LEGACY_WARNING
 from fbocli.config import parse_settings
 from fbocli.journal import Journal
-from fbocli.mapping import Conversion, MapContext, map_record
-from fbocli.payload import capi_event, legacy_warning, offline_event
-from fbocli.readers import Record
+from fbocli.mapping.matchkeys import user_data
+from fbocli.mapping.message import Event, MapContext, map_message
+from fbocli.mapping.payload import capi_event
 from fbocli.settings import Settings
-from tests.conftest import shared_root
-from tests.fakegraph import FakeGraph, Fault, check_legacy_event
+from tests.fakegraph import _LEGACY_EVENT_NAMES, FakeGraph, Fault, check_legacy_event
+from tests.helpers import (
+    NOW_TS,
+    SAMPLE_DATASETS,
+    TOKEN,
+    Run,
+    cli_env,
+    event_requests,
+    fake_graph,
+    golden,
+    invoke,
+    map_golden_case,
+    run_cli,
+    upload_args,
+    write_jsonl,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-NOW = "2026-11-20T00:00:00Z"
-NOW_TS = 1795132800
-TOKEN = "fake-legacy-test-token-0000"  # recognisable fake token, never a real one
-DS1, DS2 = "1234567890123456", "6543210987654321"
-STANDARD = {
-    "ViewContent",
-    "Search",
-    "AddToCart",
-    "AddToWishlist",
-    "InitiateCheckout",
-    "AddPaymentInfo",
-    "Purchase",
-    "Lead",
-    "CompleteRegistration",
-    "Other",
-}
+DS1, DS2 = SAMPLE_DATASETS
 
 
 def sha(text: str) -> str:
@@ -58,14 +52,8 @@ def sha(text: str) -> str:
 # --------------------------------------------------------------------------- golden
 
 
-def _golden() -> dict[str, Any]:
-    path = shared_root() / "examples" / "golden.json"
-    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    return data
-
-
-def _offline_settings(config: str, env: dict[str, str] | None = None) -> Settings:
-    return parse_settings(tomllib.loads('[destination]\napi = "offline"\n' + config), env=env or {})
+def _settings(config: str, api: str = "offline") -> Settings:
+    return parse_settings(tomllib.loads(f'[destination]\napi = "{api}"\n' + config))
 
 
 def legacy_from_capi(event: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +68,9 @@ def legacy_from_capi(event: dict[str, Any]) -> dict[str, Any]:
         keys[names.get(key, key)] = value
     out: dict[str, Any] = {
         "match_keys": keys,
-        "event_name": event["event_name"] if event["event_name"] in STANDARD else "Other",
+        "event_name": event["event_name"]
+        if event["event_name"] in _LEGACY_EVENT_NAMES
+        else "Other",
         "event_time": event["event_time"],
     }
     custom = dict(event["custom_data"])
@@ -99,28 +89,23 @@ def legacy_from_capi(event: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("case", _golden()["cases"], ids=lambda c: c["description"][:60])
+@pytest.mark.parametrize("case", golden()["cases"], ids=lambda c: c["description"][:60])
 def test_golden_case_in_legacy_form(case: dict[str, Any]) -> None:
-    golden = _golden()
-    settings = _offline_settings(golden["config"])
-    now = parse_now(golden["now"])
-    assert now is not None
-    outcome = map_record(Record("golden.json", 1, case["input"]), MapContext.create(settings, now))
+    outcome = map_golden_case(case, api="offline")
     if "reject" in case:
         assert (outcome.status, outcome.reason) == ("rejected", case["reject"])
         return
     assert outcome.status == "accepted", outcome.detail
-    got = [{"dataset_id": c.dataset_id, "event": offline_event(c)} for c in outcome.conversions]
+    got = [{"dataset_id": e.dataset_id, "event": e.to_dict()} for e in outcome.events]
     expected = [
         {"dataset_id": e["dataset_id"], "event": legacy_from_capi(e["event"])}
         for e in case["expected"]
     ]
-    assert json.loads(json.dumps(got)) == expected
-    assert all(check_legacy_event(e["event"], now) is None for e in got)  # Meta would take it
-    for conv, legacy in zip(outcome.conversions, got, strict=True):
+    assert got == expected
+    assert all(check_legacy_event(e["event"], NOW_TS) is None for e in got)  # Meta takes it
+    for event, legacy in zip(outcome.events, got, strict=True):
         assert "action_source" not in legacy["event"] and "event_id" not in legacy["event"]
-        assert conv.event_id == case["input"]["messageId"]  # still computed for the journal
-        assert json.loads(json.dumps(capi_event(conv))) in [e["event"] for e in case["expected"]]
+        assert event.event_id == case["input"]["messageId"]  # still computed for the journal
 
 
 # --------------------------------------------------------------------------- unit rules
@@ -135,11 +120,20 @@ BASE_CONFIG = """
 """
 
 
-def _convert(message: dict[str, Any], config: str = BASE_CONFIG) -> list[Conversion]:
-    ctx = MapContext.create(_offline_settings(config), NOW_TS)
-    outcome = map_record(Record("t.jsonl", 1, message), ctx)
+def _convert(
+    message: dict[str, Any], config: str = BASE_CONFIG, api: str = "offline"
+) -> list[Event]:
+    outcome = map_message(message, MapContext(_settings(config, api), NOW_TS), "t.jsonl", 1)
     assert outcome.status == "accepted", outcome.detail
-    return outcome.conversions
+    return outcome.events
+
+
+def _both(message: dict[str, Any], config: str = BASE_CONFIG) -> tuple[Event, dict[str, Any]]:
+    """The message's one event in the legacy dialect, and its Conversions API form."""
+    (legacy,) = _convert(message, config)
+    (capi,) = _convert(message, config, "conversions")
+    assert (legacy.event_name, legacy.event_id) == (capi.event_name, capi.event_id)
+    return legacy, capi.to_dict()
 
 
 def _track(event: str = "Store Visit", **extra: Any) -> dict[str, Any]:
@@ -157,10 +151,10 @@ def _track(event: str = "Store Visit", **extra: Any) -> dict[str, Any]:
 
 
 def test_custom_event_is_sent_as_other_but_journaled_under_its_name() -> None:
-    (conv,) = _convert(_track("Store Visit"))
-    event = offline_event(conv)
+    conv, capi = _both(_track("Store Visit"))
+    event = conv.to_dict()
     assert event["event_name"] == "Other"
-    assert capi_event(conv)["event_name"] == "Store Visit"
+    assert capi["event_name"] == "Store Visit"
     assert (conv.event_name, conv.event_id) == ("Store Visit", "m-1")
     assert event["custom_data"] == {"revenue": 10, "aisle": 7}  # not the value source here
     assert event["order_id"] == "o-1" and event["currency"] == "USD"
@@ -169,9 +163,9 @@ def test_custom_event_is_sent_as_other_but_journaled_under_its_name() -> None:
 def test_standard_names_are_kept() -> None:
     (purchase,) = _convert(_track("Order Completed"))
     (lead,) = _convert(_track("Lead Captured"))
-    assert offline_event(purchase)["event_name"] == "Purchase"
-    assert offline_event(purchase)["value"] == 10
-    assert offline_event(lead)["event_name"] == "Lead"
+    assert purchase.to_dict()["event_name"] == "Purchase"
+    assert purchase.to_dict()["value"] == 10
+    assert lead.to_dict()["event_name"] == "Lead"
 
 
 @pytest.mark.parametrize(
@@ -185,19 +179,24 @@ def test_standard_names_are_kept() -> None:
 )
 def test_birthday_becomes_doby_dobm_dobd(birthday: str, year: str, month: str, day: str) -> None:
     message = _track(context={"traits": {"email": "ham@solo.com", "birthday": birthday}})
-    (conv,) = _convert(message)
-    keys = offline_event(conv)["match_keys"]
+    conv, capi = _both(message)
+    keys = conv.to_dict()["match_keys"]
     assert (keys["doby"], keys["dobm"], keys["dobd"]) == (sha(year), sha(month), sha(day))
     assert "db" not in keys
-    capi_user = capi_event(conv)["user_data"]
-    assert capi_user["db"] == sha(year + month + day)
-    assert not {"doby", "dobm", "dobd"} & capi_user.keys()
+    assert capi["user_data"]["db"] == sha(year + month + day)
+    assert not {"doby", "dobm", "dobd"} & capi["user_data"].keys()
+    # the legacy user data, even were it laid out as a Conversions API event
+    legacy_user = user_data(message, {}, _settings(BASE_CONFIG).mapping, offline=True)
+    assert {"doby", "dobm", "dobd", "db"} <= legacy_user.keys()
+    laid_out = capi_event("Purchase", NOW_TS, "m-1", legacy_user, {}, None)["user_data"]
+    assert laid_out["db"] == sha(year + month + day)
+    assert not {"doby", "dobm", "dobd"} & laid_out.keys()
 
 
 def test_meta_uploader_birthday_vectors() -> None:
     """Hashes from facebookarchive/offline-conversion-file-uploader e2e-test/case-1-2."""
     (conv,) = _convert(_track(context={"traits": {"birthday": "01/08/1980"}}))
-    keys = offline_event(conv)["match_keys"]
+    keys = conv.to_dict()["match_keys"]
     assert keys["doby"] == "051c2e380d07844ffaca43743957f8c0efe2bdf74c6c1e6a9dcccb8d1a3c596b"
     assert keys["dobm"] == "938db8c9f82c8cb58d3f3ef4fd250036a48d26a712753d2fde5abd03a85cabf4"
     assert keys["dobd"] == "323783be9a53a31e158ec9600626a4703e99f4e183bc1acb8772cbdf5c3a1ece"
@@ -206,8 +205,7 @@ def test_meta_uploader_birthday_vectors() -> None:
 def test_prehashed_birthday_alone_is_no_match_keys_in_offline_mode() -> None:
     message = _track(context={"traits": {"birthday": sha("19800108")}})
     del message["userId"]
-    ctx = MapContext.create(_offline_settings(BASE_CONFIG), NOW_TS)
-    outcome = map_record(Record("t.jsonl", 1, message), ctx)
+    outcome = map_message(message, MapContext(_settings(BASE_CONFIG), NOW_TS))
     assert (outcome.status, outcome.reason) == ("rejected", "no_match_keys")
 
 
@@ -218,17 +216,17 @@ def test_extern_id_and_lead_id() -> None:
             "Facebook Offline Conversions": {"leadId": "l:4455667788"},
         }
     )
-    (conv,) = _convert(message)
-    keys = offline_event(conv)["match_keys"]
+    conv, capi = _both(message)
+    keys = conv.to_dict()["match_keys"]
     assert keys == {
         "phone": [sha("14011234567")],
         "extern_id": sha("hamsolo813"),
         "lead_id": "4455667788",
     }
-    assert capi_event(conv)["user_data"]["lead_id"] == 4455667788
+    assert capi["user_data"]["lead_id"] == 4455667788
     plain = BASE_CONFIG + "[mapping]\nhash_external_id = false\n"
     (conv,) = _convert(message, plain)
-    assert offline_event(conv)["match_keys"]["extern_id"] == "hamsolo813"
+    assert conv.to_dict()["match_keys"]["extern_id"] == "hamsolo813"
 
 
 def test_ldu_fields_are_top_level() -> None:
@@ -237,36 +235,38 @@ def test_ldu_fields_are_top_level() -> None:
         integrations={"Facebook Offline Conversions": {"dataProcessingOptions": [["LDU"], 1, 1000]}}
     )
     (conv,) = _convert(message, config)
-    event = offline_event(conv)
+    event = conv.to_dict()
     assert event["data_processing_options"] == ["LDU"]
     assert event["data_processing_options_country"] == 1
     assert event["data_processing_options_state"] == 1000
 
 
 @pytest.mark.parametrize(
-    ("config", "env", "warns"),
+    ("config", "graph_url", "warns"),
     [
-        ('[destination]\napi = "offline"\n', {}, True),
-        ('[destination]\napi = "offline"\ngraph_url = "https://GRAPH.facebook.com/"\n', {}, True),
-        ('[destination]\napi = "offline"\n', {"FBOCLI_GRAPH_URL": "http://127.0.0.1:9"}, False),
-        ('[destination]\napi = "offline"\ngraph_url = "https://proxy.example.com"\n', {}, False),
-        ("[destination]\n", {}, False),
+        ('[destination]\napi = "offline"\n', None, True),
+        ('[destination]\napi = "offline"\ngraph_url = "https://GRAPH.facebook.com/"\n', None, True),
+        ('[destination]\napi = "offline"\n', "http://127.0.0.1:9", False),
+        ('[destination]\napi = "offline"\ngraph_url = "https://proxy.example.com"\n', None, False),
+        ("[destination]\n", None, False),
     ],
 )
-def test_legacy_warning(config: str, env: dict[str, str], warns: bool) -> None:
-    settings = parse_settings(tomllib.loads(config + BASE_CONFIG), env=env)
-    text = legacy_warning(settings)
-    if not warns:
-        assert text is None
-        return
-    assert text is not None
+def test_legacy_warning(tmp_path: Path, config: str, graph_url: str | None, warns: bool) -> None:
+    settings = parse_settings(tomllib.loads(config + BASE_CONFIG), graph_url=graph_url)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    warnings: list[str] = []
+    fbocli.validate([empty], settings, warn=warnings.append, state_dir=tmp_path / "s")
+    fbocli.upload([empty], settings, dry_run=True, warn=warnings.append, state_dir=tmp_path / "s")
+    assert warnings == ([LEGACY_WARNING] * 2 if warns else [])
+    text = LEGACY_WARNING
     assert "graph.facebook.com" in text and "14 May 2025" in text and "offline" in text
 
 
 # --------------------------------------------------------------------------- the CLI
 
 
-def write_events(path: Path, n: int) -> list[dict[str, Any]]:
+def legacy_messages(n: int) -> list[dict[str, Any]]:
     """``n`` valid tracks of assorted kinds; every third has no messageId (content hash)."""
     kinds = ["Order Completed", "Store Visit", "Lead Captured"]
     messages = []
@@ -282,7 +282,12 @@ def write_events(path: Path, n: int) -> list[dict[str, Any]]:
         if i % 3:
             message["messageId"] = f"msg-{i}"
         messages.append(message)
-    path.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    return messages
+
+
+def write_legacy_events(path: Path, n: int) -> list[dict[str, Any]]:
+    messages = legacy_messages(n)
+    write_jsonl(path, messages)
     return messages
 
 
@@ -296,45 +301,22 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_cli(
-    workdir: Path, args: list[str], graph_url: str = ""
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "FBOCLI_GRAPH_URL": graph_url,
-        "FBOCLI_ACCESS_TOKEN": TOKEN,
-        "FBOCLI_STATE_DIR": str(workdir / "state"),
-        "XDG_CONFIG_HOME": str(workdir / "xdg"),
-        "FBOCLI_CONFIG": "",
-        "FBOCLI_BACKOFF_SCALE": "0.001",
-    }
-    command = [sys.executable, "-m", "fbocli", *args, "-c", str(workdir / "fbocli.toml")]
-    return subprocess.run(
-        [*command, "--now", NOW, "--json", "-q"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
-def summary(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def run(workdir: Path, command: str, *args: str, graph_url: str = "") -> Run:
+    """``fbocli COMMAND in.jsonl -c fbocli.toml --now NOW --json -q ARGS`` in ``workdir``."""
+    config = workdir / "fbocli.toml"
+    argv = upload_args(workdir / "in.jsonl", config, "--json", "-q", *args, command=command)
+    result = run_cli(argv, cli_env(workdir, graph_url))
     assert TOKEN not in result.stdout + result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)
-    events = data["events"]
-    assert events["built"] == (
-        events["sent"] + events["already_sent"] + events["api_rejected"] + events["failed"]
-    )
-    return data
+    return result
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_dry_run_writes_legacy_bodies_in_batches_of_2000(workdir: Path) -> None:
-    messages = write_events(workdir / "in.jsonl", 4001)
+    messages = write_legacy_events(workdir / "in.jsonl", 4001)
     out = workdir / "requests.jsonl"
-    args = ["upload", "--dry-run", "--output", str(out), "--batch-size", "2000"]
-    result = run_cli(workdir, [*args, str(workdir / "in.jsonl")])
-    assert result.returncode == 0, result.stderr
-    assert summary(result)["events"]["sent"] == 4001
+    result = run(workdir, "upload", "--dry-run", "--output", str(out), "--batch-size", "2000")
+    assert result.code == 0, result.stderr
+    assert result.summary["events"]["sent"] == 4001
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [len(line["body"]["data"]) for line in lines] == [2000, 2000, 1]
     for line in lines:
@@ -359,40 +341,38 @@ def test_dry_run_writes_legacy_bodies_in_batches_of_2000(workdir: Path) -> None:
 def test_batch_size_limits(tmp_path: Path, api: str, size: int, code: int) -> None:
     config = tmp_path / "c.toml"
     config.write_text(f'[destination]\napi = "{api}"\n' + BASE_CONFIG)
-    write_events(tmp_path / "in.jsonl", 3)
-    args = ["upload", "--dry-run", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW]
-    result = CliRunner().invoke(
-        main,
-        [*args, "--batch-size", str(size), "--state-dir", str(tmp_path / "state")],
-        env={"FBOCLI_ACCESS_TOKEN": "", "FBOCLI_GRAPH_URL": "", "FBOCLI_CONFIG": ""},
-    )
+    write_legacy_events(tmp_path / "in.jsonl", 3)
+    args = upload_args(tmp_path / "in.jsonl", config, "--dry-run", "--batch-size", str(size))
+    result = invoke(args, tmp_path / "state")
     assert result.exit_code == code
     limit = 2000 if api == "offline" else 1000
     assert f"between 1 and {limit}" in result.stderr
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_validate_works_in_offline_mode(workdir: Path) -> None:
-    write_events(workdir / "in.jsonl", 30)
-    result = run_cli(workdir, ["validate", str(workdir / "in.jsonl")])
-    assert result.returncode == 0, result.stderr
-    data = summary(result)
+    write_legacy_events(workdir / "in.jsonl", 30)
+    result = run(workdir, "validate")
+    assert result.code == 0, result.stderr
+    data = result.summary
     assert data["records"]["accepted"] == 30 and data["events"]["sent"] == 30
 
 
 @pytest.fixture
 def fake() -> Iterator[FakeGraph]:
-    with FakeGraph(tokens=[TOKEN], datasets=[DS1, DS2], legacy=True, now=NOW_TS) as graph:
+    with fake_graph(datasets=[DS1, DS2], legacy=True) as graph:
         yield graph
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_upload_through_the_legacy_fake_then_rerun_is_already_sent(
     workdir: Path, fake: FakeGraph
 ) -> None:
     n = 2500
-    messages = write_events(workdir / "in.jsonl", n)
-    result = run_cli(workdir, ["upload", str(workdir / "in.jsonl")], fake.url)
-    assert result.returncode == 0, result.stderr
-    data = summary(result)
+    messages = write_legacy_events(workdir / "in.jsonl", n)
+    result = run(workdir, "upload", graph_url=fake.url)
+    assert result.code == 0, result.stderr
+    data = result.summary
     assert data["events"] == {
         "built": n,
         "sent": n,
@@ -401,7 +381,7 @@ def test_upload_through_the_legacy_fake_then_rerun_is_already_sent(
         "failed": 0,
     }
     assert "discontinued" not in result.stderr  # graph_url is not graph.facebook.com
-    posts = [r for r in fake.requests if r["path"].endswith("/events")]
+    posts = event_requests(fake)
     assert sorted(r["events"] for r in posts) == [500, 2000]  # default: the 2000 maximum
     assert all(r["status"] == 200 and r["params"]["upload_tag"] == "legacy-test" for r in posts)
     assert all("test_event_code" not in r["params"] for r in posts)
@@ -412,11 +392,11 @@ def test_upload_through_the_legacy_fake_then_rerun_is_already_sent(
         journaled = journal.already_sent(DS1, [("Store Visit", "msg-1"), ("Other", "msg-1")])
         assert journaled == {("Store Visit", "msg-1")}  # the journal keeps the real name
 
-    again = run_cli(workdir, ["upload", str(workdir / "in.jsonl")], fake.url)
-    assert again.returncode == 0, again.stderr
-    assert summary(again)["events"]["already_sent"] == n
-    assert summary(again)["events"]["sent"] == 0
-    assert len([r for r in fake.requests if r["path"].endswith("/events")]) == len(posts)
+    again = run(workdir, "upload", graph_url=fake.url)
+    assert again.code == 0, again.stderr
+    assert again.summary["events"]["already_sent"] == n
+    assert again.summary["events"]["sent"] == 0
+    assert len(event_requests(fake)) == len(posts)
 
 
 @pytest.mark.parametrize(
@@ -427,25 +407,27 @@ def test_upload_through_the_legacy_fake_then_rerun_is_already_sent(
     ],
     ids=["short-count", "capi-shape"],
 )
+@pytest.mark.slow  # fbocli as a process
 def test_unconfirmed_success_counts_as_failed(
     workdir: Path, fake: FakeGraph, reply: dict[str, Any]
 ) -> None:
-    write_events(workdir / "in.jsonl", 5)
+    write_legacy_events(workdir / "in.jsonl", 5)
     fake.inject(Fault.reply(reply))
-    result = run_cli(workdir, ["upload", str(workdir / "in.jsonl")], fake.url)
-    assert result.returncode == 1
-    assert summary(result)["events"]["failed"] == 5
+    result = run(workdir, "upload", graph_url=fake.url)
+    assert result.code == 1
+    assert result.summary["events"]["failed"] == 5
     with Journal(workdir / "state" / "journal.sqlite3") as journal:
         assert journal.count() == 0  # not acknowledged: a re-run sends them
-    again = run_cli(workdir, ["upload", str(workdir / "in.jsonl")], fake.url)
-    assert again.returncode == 0, again.stderr
-    assert summary(again)["events"]["sent"] == 5
+    again = run(workdir, "upload", graph_url=fake.url)
+    assert again.code == 0, again.stderr
+    assert again.summary["events"]["sent"] == 5
     assert fake.count(DS1) == 5
 
 
+@pytest.mark.slow  # fbocli as a process
 def test_validate_warns_when_legacy_mode_targets_meta(workdir: Path) -> None:
-    write_events(workdir / "in.jsonl", 3)
-    result = run_cli(workdir, ["validate", str(workdir / "in.jsonl")])
-    assert result.returncode == 0, result.stderr
+    write_legacy_events(workdir / "in.jsonl", 3)
+    result = run(workdir, "validate")
+    assert result.code == 0, result.stderr
     assert "discontinued on 14 May 2025" in result.stderr
     assert json.loads(result.stdout)["events"]["sent"] == 3  # stdout stays pure JSON

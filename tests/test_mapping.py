@@ -6,13 +6,16 @@ from typing import Any
 
 import pytest
 
+from fbocli.chunks import Reject, map_chunk
 from fbocli.config import parse_settings
-from fbocli.mapping import MapContext, Outcome, map_record
-from fbocli.normalize import sha256_hex
-from fbocli.payload import capi_event
-from fbocli.readers import Record
+from fbocli.inputs.reader import Chunk
+from fbocli.inputs.record import Record
+from fbocli.mapping.message import MapContext, Outcome, map_message
+from fbocli.mapping.normalize import sha256_hex
+from fbocli.mapping.payload import capi_event
+from tests.helpers import NOW_TS
 
-NOW = 1795132800  # 2026-11-20T00:00:00Z
+NOW = NOW_TS  # 2026-11-20T00:00:00Z
 CONFIG: dict[str, Any] = {
     "events": {
         "Order Completed": ["111", "222"],
@@ -27,7 +30,7 @@ CONFIG: dict[str, Any] = {
 
 def ctx(**mapping: Any) -> MapContext:
     config = {**CONFIG, "mapping": mapping} if mapping else CONFIG
-    return MapContext.create(parse_settings(config, env={}), NOW)
+    return MapContext(parse_settings(config), NOW)
 
 
 def track(**fields: Any) -> dict[str, Any]:
@@ -42,14 +45,14 @@ def track(**fields: Any) -> dict[str, Any]:
     return message
 
 
-def run(message: object, context: MapContext | None = None, **record: Any) -> Outcome:
-    return map_record(Record("in.jsonl", 7, message, **record), context or ctx())
+def run(message: object, context: MapContext | None = None) -> Outcome:
+    return map_message(message, context or ctx(), "in.jsonl", 7)
 
 
 def event(message: object, context: MapContext | None = None) -> dict[str, Any]:
     outcome = run(message, context)
     assert outcome.status == "accepted", (outcome.reason, outcome.detail)
-    return capi_event(outcome.conversions[0])
+    return outcome.events[0].to_dict()
 
 
 def rejected(message: object, context: MapContext | None = None) -> str:
@@ -63,12 +66,11 @@ def rejected(message: object, context: MapContext | None = None) -> str:
 
 
 def test_reader_errors_pass_through() -> None:
-    outcome = run(None, error="invalid_json", detail="Expecting value")
-    assert (outcome.status, outcome.reason, outcome.detail) == (
-        "rejected",
-        "invalid_json",
-        "Expecting value",
-    )
+    record = Record("in.jsonl", 7, None, "invalid_json", "Expecting value", "{not json")
+    mapped = map_chunk(ctx(), Chunk("in.jsonl", 7, [record]))
+    assert mapped.rejects == [Reject("in.jsonl", 7, "invalid_json", "Expecting value", "{not json")]
+    assert mapped.counts.reasons == {"invalid_json": 1} and mapped.events == []
+    assert mapped.counts.examples == {"invalid_json": ["in.jsonl:7: Expecting value"]}
 
 
 @pytest.mark.parametrize("value", [[], 3, "x", None, True])
@@ -103,9 +105,7 @@ def test_window_edges() -> None:
     assert rejected(track(timestamp=oldest - 1)) == "too_old"
     assert event(track(timestamp=NOW + 60))["event_time"] == NOW + 60
     assert rejected(track(timestamp=NOW + 61)) == "in_future"
-    narrow = MapContext.create(
-        parse_settings({**CONFIG, "upload": {"window_days": 7}}, env={}), NOW
-    )
+    narrow = MapContext(parse_settings({**CONFIG, "upload": {"window_days": 7}}), NOW)
     assert rejected(track(timestamp=NOW - 8 * 86400), narrow) == "too_old"
 
 
@@ -205,11 +205,11 @@ def test_unmapped_event_is_skipped_and_case_sensitive() -> None:
 
 def test_fan_out_one_event_per_dataset_and_name() -> None:
     outcome = run(track(event="Order Completed", properties={"revenue": 1}))
-    routes = [(c.dataset_id, c.event_name) for c in outcome.conversions]
+    routes = [(c.dataset_id, c.event_name) for c in outcome.events]
     assert routes == [("111", "Purchase"), ("222", "Purchase"), ("111", "Lead")]
-    assert len({c.event_id for c in outcome.conversions}) == 1
-    assert run(track(event="Signed Up")).conversions[0].event_name == "CompleteRegistration"
-    assert run(track()).conversions[0].event_name == "Store Visit"
+    assert len({c.event_id for c in outcome.events}) == 1
+    assert run(track(event="Signed Up")).events[0].event_name == "CompleteRegistration"
+    assert run(track()).events[0].event_name == "Store Visit"
 
 
 # --- match keys -------------------------------------------------------------------------
@@ -379,3 +379,43 @@ def test_wrong_container_types_count_as_absent() -> None:
     assert event(track(context={"traits": {"address": "Main St", "email": "a@b.co"}}))["user_data"][
         "em"
     ]
+
+
+# --- the context and the payload --------------------------------------------------------
+
+
+def test_the_routes_table_is_settings_routes_also_in_a_worker() -> None:
+    import pickle
+
+    context = ctx()
+    settings = context.settings
+    names = {*settings.events, *settings.lead_events, *settings.registration_events}
+    for name in [*names, "Unlisted", "", "order completed"]:
+        assert context.routes.get(name, ()) == settings.routes(name)
+    again = pickle.loads(pickle.dumps(context))  # as a mapping worker receives it
+    assert again == context and again.routes == context.routes
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"doby": "y"}, {"dobm": "m"}, {"dobd": "d"}, {"doby": "y", "dobm": "m", "dobd": "d"}],
+)
+@pytest.mark.parametrize("ldu", [None, ([], None, None), (["LDU"], 1, 1000), (["LDU"], 0, None)])
+def test_capi_event_drops_birth_parts_and_adds_ldu(extra: dict[str, str], ldu: Any) -> None:
+    user = {"em": ["e"], **extra, "db": "b"}
+    expected: dict[str, Any] = {
+        "event_name": "Purchase",
+        "event_time": NOW,
+        "action_source": "physical_store",
+        "event_id": "id",
+        "user_data": {"em": ["e"], "db": "b"},
+        "custom_data": {"currency": "USD"},
+    }
+    if ldu is not None:
+        expected["data_processing_options"] = ldu[0]
+        if ldu[1] is not None:
+            expected["data_processing_options_country"] = ldu[1]
+        if ldu[2] is not None:
+            expected["data_processing_options_state"] = ldu[2]
+    event = capi_event("Purchase", NOW, "id", user, {"currency": "USD"}, ldu)
+    assert repr(event) == repr(expected)

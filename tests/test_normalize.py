@@ -11,14 +11,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 import pycountry
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fbocli.normalize import (
-    hash_key,
+from fbocli.mapping.normalize import (
+    hash_values,
     is_sha256_hex,
     norm_birthday,
     norm_country,
@@ -26,13 +25,14 @@ from fbocli.normalize import (
     norm_email,
     norm_gender,
     norm_name,
-    norm_phone,
     norm_state,
     norm_zip,
     parse_amount,
     sha256_hex,
     split_name,
 )
+from fbocli.mapping.phones import norm_phone
+from tests.helpers import hash_one
 
 HEX_ALPHABET = frozenset("0123456789abcdef")
 
@@ -68,35 +68,49 @@ def test_is_sha256_hex(value: str, expected: bool) -> None:
     assert is_sha256_hex(value) is expected
 
 
-def test_hash_key_hashes_the_normalized_value() -> None:
-    assert hash_key(" Jane.Doe@Example.com ", norm_email) == ref_sha("jane.doe@example.com")
+def test_hash_values_hashes_the_normalized_value() -> None:
+    assert hash_values(" Jane.Doe@Example.com ", norm_email) == [ref_sha("jane.doe@example.com")]
 
 
-def test_hash_key_prehashed_is_lowercased_not_rehashed_nor_normalized() -> None:
+def test_hash_values_prehashed_is_lowercased_not_rehashed_nor_normalized() -> None:
     hashed = ref_sha("jane@example.com").upper()
-    assert hash_key(f"  {hashed} ", norm_email) == hashed.lower()
+    assert hash_values(f"  {hashed} ", norm_email) == [hashed.lower()]
     # even a normalizer that would reject the text must not see a pre-hashed value
-    assert hash_key(hashed, lambda _: None) == hashed.lower()
+    assert hash_values(hashed, lambda _: None) == [hashed.lower()]
 
 
-def test_hash_key_drops_values_that_normalize_to_nothing() -> None:
-    assert hash_key("not-an-email", norm_email) is None
-    assert hash_key("   ", norm_name) is None
-    assert hash_key("", norm_gender) is None
+def test_hash_values_drops_values_that_normalize_to_nothing() -> None:
+    assert hash_values("not-an-email", norm_email) == []
+    assert hash_values("   ", norm_name) == []
+    assert hash_values("", norm_gender) == []
 
 
-def test_hash_key_numbers_for_phone() -> None:
+def test_hash_values_takes_integral_numbers_only_when_told_to() -> None:
     phone = partial(norm_phone, region="us")
-    assert hash_key(4011234567, phone) == ref_sha("14011234567")
-    assert hash_key(4011234567.0, phone) == ref_sha("14011234567")
-    assert hash_key(float("nan"), phone) is None
-    assert hash_key(float("inf"), phone) is None
+    assert hash_values(4011234567, phone, numbers=True) == [ref_sha("14011234567")]
+    assert hash_values(4011234567.0, phone, numbers=True) == [ref_sha("14011234567")]
+    assert hash_values(4011234567.5, phone, numbers=True) == []
+    assert hash_values(float("nan"), phone, numbers=True) == []
+    assert hash_values(float("inf"), phone, numbers=True) == []
+    assert hash_values(True, phone, numbers=True) == []
+    assert hash_values(4011234567, phone) == []  # an email, a name: never a number
 
 
-@pytest.mark.parametrize("raw", [None, True, False, {"a": 1}, ["x@y.zz"], b"x@y.zz", object()])
-def test_hash_key_non_scalar_or_bool_is_none(raw: object) -> None:
-    assert hash_key(raw, norm_email) is None
-    assert hash_key(raw, lambda v: v) is None
+def test_hash_values_of_a_list_in_order_without_duplicates() -> None:
+    values = ["b@x.io", " A@X.IO ", "bad", "a@x.io", 5, None, "B" * 64]
+    assert hash_values(values, norm_email) == [
+        ref_sha("b@x.io"),
+        ref_sha("a@x.io"),
+        "b" * 64,
+    ]
+    assert hash_values([], norm_email) == []
+
+
+@pytest.mark.parametrize("raw", [None, True, False, {"a": 1}, b"x@y.zz", object(), [["x@y.zz"]]])
+def test_hash_values_non_string_or_bool_is_nothing(raw: object) -> None:
+    assert hash_values(raw, norm_email) == []
+    assert hash_values(raw, lambda v: v) == []
+    assert hash_values(raw, lambda v: v, numbers=True) == []
 
 
 # --- email -----------------------------------------------------------------------------
@@ -308,9 +322,9 @@ def _pycountry_lookup(text: str) -> str | None:
 
 
 def test_norm_country_reads_pycountrys_file_as_its_lookup_does() -> None:
-    """normalize reads pycountry's ISO 3166-1 file itself (importing pycountry costs ~35 ms
+    """mapping.normalize reads pycountry's ISO 3166-1 file itself (importing pycountry costs ~35 ms
     of start-up): every value of every field, in any case, finds what pycountry finds."""
-    from fbocli.normalize import _countries
+    from fbocli.mapping.normalize import _countries
 
     assert _countries() is not None  # the file was read: the comparison below is real
     values = {v for c in pycountry.countries for v in c._fields.values() if isinstance(v, str)}
@@ -326,7 +340,7 @@ def test_norm_country_reads_pycountrys_file_as_its_lookup_does() -> None:
 def test_norm_currency_knows_what_pycountry_knows() -> None:
     from itertools import product
 
-    from fbocli.normalize import _currencies
+    from fbocli.mapping.normalize import _currencies
 
     assert _currencies() is not None
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -505,11 +519,11 @@ def test_golden_user_data_hashes(
     ],
 )
 def test_golden_external_id(user_id: str, expected: str) -> None:
-    assert hash_key(user_id, lambda v: v.strip() or None) == expected
+    assert hash_one(user_id, lambda v: v.strip() or None) == expected
 
 
 def test_golden_no_match_key_email_is_dropped() -> None:
-    assert hash_key("nope", norm_email) is None
+    assert hash_values("nope", norm_email) == []
 
 
 # --- properties ------------------------------------------------------------------------
@@ -612,10 +626,12 @@ ALL_NORMALIZERS: list[Callable[[str], str | None]] = [
 
 @settings(max_examples=300, deadline=None)
 @given(raw=RAW)
-def test_hash_key_output_is_sha256_hex_or_none(raw: object) -> None:
+def test_hash_values_output_is_sha256_hex(raw: object) -> None:
     for norm in ALL_NORMALIZERS:
-        result = hash_key(raw, norm)
-        assert result is None or (len(result) == 64 and set(result) <= HEX_ALPHABET)
+        for numbers in (False, True):
+            result = hash_values(raw, norm, numbers=numbers)
+            assert len(result) == len(set(result))
+            assert all(len(one) == 64 and set(one) <= HEX_ALPHABET for one in result)
 
 
 @settings(max_examples=300, deadline=None)
@@ -636,34 +652,30 @@ def test_parse_amount_formatted_roundtrip(whole: int, cents: int, symbol: str) -
     assert parse_amount(f"{symbol}{whole:,}.{cents:02d}") == float(f"{whole}.{cents:02d}")
 
 
-def _phone_by_the_spec(value: str, region: str) -> str | None:
-    """mapping.md's phone rule written directly on phonenumbers, with no shortcut."""
-    try:
-        number = phonenumbers.parse(value, region.upper() or None)
-        if phonenumbers.is_possible_number(number):
-            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))[1:]
-    except phonenumbers.NumberParseException:
-        pass
-    digits = "".join(c for c in value if c in string.digits).lstrip("0")
-    return digits if len(digits) >= 7 else None
+def test_subdivisions_read_from_the_data_file_equal_pycountrys_database() -> None:
+    """mapping.normalize._subdivisions reads pycountry's ISO 3166-2 file itself (pycountry's
+    own database costs ~50 ms a process to load); for every country, and for codes naming
+    none, the codes and names it gives are what the database gives."""
+    from fbocli.mapping import normalize
 
+    def reference(region: str) -> tuple[frozenset[str], dict[str, str]]:
+        subs = pycountry.subdivisions.get(country_code=region.upper()) or ()
+        codes: set[str] = set()
+        names: dict[str, str] = {}
+        for sub in sorted(subs, key=lambda s: str(s.code)):
+            suffix = str(sub.code).partition("-")[2].upper()
+            if suffix:
+                codes.add(suffix)
+                key = normalize.norm_name(str(sub.name))
+                if key:
+                    names.setdefault(key, suffix.lower())
+        return frozenset(codes), names
 
-NANP_LIKE = st.builds(
-    "".join,
-    st.lists(
-        st.one_of(
-            st.from_regex(r"[0-9]{3,4}", fullmatch=True),
-            st.sampled_from(["", " ", "-", "(", ")", ".", "1", "+1", "+", "\t", "x", "\u00a0"]),
-        ),
-        max_size=7,
-    ),
-)
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    value=st.one_of(NANP_LIKE, TEXT),
-    region=st.sampled_from(["us", "ca", "pr", "jm", "gb", "", "de"]),
-)
-def test_norm_phone_matches_the_spec_rule_exactly(value: str, region: str) -> None:
-    assert norm_phone(value, region) == _phone_by_the_spec(value, region)
+    assert normalize._subdivision_table() is not None  # the fast path is the one tested
+    regions = [c.alpha_2.lower() for c in pycountry.countries] + ["xx", "zz", "q1"]
+    with_subdivisions = 0
+    for region in regions:
+        codes, names = normalize._subdivisions(region)
+        assert (codes, dict(names)) == reference(region), region
+        with_subdivisions += bool(codes)
+    assert with_subdivisions > 150

@@ -16,16 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from fbocli.normalize import (
-    hash_key,
-    norm_country,
-    norm_email,
-    norm_name,
-    norm_phone,
-    norm_state,
-    norm_zip,
-)
-from fbocli.timeparse import parse_event_time
+from fbocli.mapping.normalize import norm_country, norm_email, norm_name, norm_state, norm_zip
+from fbocli.mapping.phones import norm_phone
+from fbocli.mapping.timeparse import parse_event_time
+from tests.helpers import hash_one
 
 Row = dict[str, str]
 
@@ -54,7 +48,7 @@ def _our_keys(row: Row) -> dict[str, str | None]:
         "zip": partial(norm_zip, region=region),
         "country": norm_country,
     }
-    return {key: hash_key(row[key], rule) for key, rule in rules.items()}
+    return {key: hash_one(row[key], rule) for key, rule in rules.items()}
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +81,8 @@ def test_state_agrees_where_the_csv_gives_a_code(
 def test_state_names_become_codes(peer: list[tuple[Row, dict[str, object]]]) -> None:
     named = {row["st"]: _our_keys(row)["st"] for row, _ in peer if len(row["st"].strip()) > 2}
     assert named.keys() >= {"California", "District of Columbia", "New York"}
-    assert hash_key("California", partial(norm_state, region="us")) == named["California"]
-    assert named["California"] == hash_key("CA", partial(norm_state, region="us"))
+    assert hash_one("California", partial(norm_state, region="us")) == named["California"]
+    assert named["California"] == hash_one("CA", partial(norm_state, region="us"))
 
 
 def test_event_times_agree(peer: list[tuple[Row, dict[str, object]]]) -> None:

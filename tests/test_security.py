@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import sqlite3
 import ssl
@@ -26,7 +25,9 @@ import pytest
 from fbocli.graph import GraphClient
 from fbocli.secret import Secret
 from tests.fakegraph import FakeGraph, Fault, _Answer
-from tests.reliability.conftest import NOW, NOW_TS, ROOT, Run, fbocli_argv
+from tests.helpers import NOW, NOW_TS, ROOT, Run, cli_env, run_cli, upload_args
+
+pytestmark = pytest.mark.slow  # every command as a process, a TLS server
 
 TOKEN = "EAAGfbocliLEAKCHECK1234567890"
 DS = "1234567890123456"
@@ -122,34 +123,15 @@ def world(fake: RecordingGraph, tmp_path: Path) -> dict[str, Path]:
 
 
 def _env(fake: FakeGraph, world: dict[str, Path], **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FBOCLI_", "XDG_"))}
-    env.update(
-        FBOCLI_GRAPH_URL=fake.url,
-        FBOCLI_STATE_DIR=str(world["state"]),
-        FBOCLI_BACKOFF_SCALE="0.001",
-        XDG_CONFIG_HOME=str(world["xdg"]),
-        XDG_STATE_HOME=str(world["home"] / "xdg-state"),
-        XDG_CACHE_HOME=str(world["home"] / "xdg-cache"),
-        XDG_DATA_HOME=str(world["home"] / "xdg-data"),
-        HOME=str(world["home"] / "home"),
-        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-        PYTHONPATH=str(ROOT),
+    """A clean environment under the world's home; $FBOCLI_ACCESS_TOKEN only if given."""
+    env = cli_env(world["home"], fake.url, **extra)
+    assert (world["state"], world["xdg"]) == (
+        Path(env["FBOCLI_STATE_DIR"]),
+        Path(env["XDG_CONFIG_HOME"]),
     )
-    env.update(extra)
+    if "FBOCLI_ACCESS_TOKEN" not in extra:
+        del env["FBOCLI_ACCESS_TOKEN"]
     return env
-
-
-def _run(args: list[str], env: dict[str, str], cwd: Path, stdin: str | None = None) -> Run:
-    proc = subprocess.run(
-        fbocli_argv(*args),
-        env=env,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 def _credentials(world: dict[str, Path]) -> Path:
@@ -168,7 +150,7 @@ def test_every_command_keeps_the_token_secret(fake: RecordingGraph, world: dict[
     def step(
         name: str, args: list[str], code: int, *, stdin: str | None = None, **extra: str
     ) -> Run:
-        result = _run(args, {**env, **extra}, cwd, stdin)
+        result = run_cli(args, {**env, **extra}, cwd=cwd, input=stdin)
         assert result.code == code, (name, result.stdout, result.stderr)
         runs.append((name, result))
         return result
@@ -215,17 +197,15 @@ def test_every_command_keeps_the_token_secret(fake: RecordingGraph, world: dict[
 
 def test_a_looser_credentials_file_is_refused(fake: RecordingGraph, world: dict[str, Path]) -> None:
     env, cwd = _env(fake, world), world["cwd"]
-    login = _run(["auth", "login", "--token-stdin"], env, cwd, TOKEN + "\n")
+    login = run_cli(["auth", "login", "--token-stdin"], env, cwd=cwd, input=TOKEN + "\n")
     assert login.code == 0, login.stderr
     creds = _credentials(world)
     before = len(fake.raw)
     for mode in (0o644, 0o660):
         creds.chmod(mode)
-        status = _run(["auth", "status"], env, cwd)
+        status = run_cli(["auth", "status"], env, cwd=cwd)
         assert status.code == 3 and "refusing to read" in status.stderr, status.stderr
-        upload = _run(
-            ["upload", str(world["input"]), "-c", str(world["config"]), "--now", NOW], env, cwd
-        )
+        upload = run_cli(upload_args(world["input"], world["config"]), env, cwd=cwd)
         assert upload.code == 3 and "chmod 600" in upload.stderr, upload.stderr
         assert TOKEN not in status.stdout + status.stderr + upload.stdout + upload.stderr
     assert len(fake.raw) == before  # nothing was sent with a possibly tampered token
@@ -246,9 +226,7 @@ def test_no_plaintext_pii_in_requests_or_journal(
     fake: RecordingGraph, world: dict[str, Path]
 ) -> None:
     env = _env(fake, world, FBOCLI_ACCESS_TOKEN=TOKEN)
-    result = _run(
-        ["upload", str(world["input"]), "-c", str(world["config"]), "--now", NOW], env, world["cwd"]
-    )
+    result = run_cli(upload_args(world["input"], world["config"]), env, cwd=world["cwd"])
     assert result.code == 1, result.stderr  # the bad event is api_rejected
     assert fake.count() == 2
     needles = {v.lower() for v in PII.values()} | {"4015550199", "zebediah", "xanadu"}
@@ -305,7 +283,7 @@ def test_paths_cannot_make_fbocli_write_elsewhere(
         ["upload", *common],
     ]
     for args in runs:
-        result = _run(args, env, world["cwd"])
+        result = run_cli(args, env, cwd=world["cwd"])
         assert result.code in (0, 1), result.stderr
     allowed = (world["state"], home / "chosen")
     for path in set(_files(home)) - before:
@@ -330,9 +308,7 @@ def test_plain_http_to_a_remote_host_is_refused(
         env.pop("FBOCLI_GRAPH_URL")
     else:
         env["FBOCLI_GRAPH_URL"] = "http://10.20.30.40:8080"
-    result = _run(
-        ["upload", str(world["input"]), "-c", str(world["config"]), "--now", NOW], env, world["cwd"]
-    )
+    result = run_cli(upload_args(world["input"], world["config"]), env, cwd=world["cwd"])
     assert result.code == 2, result.stderr
     assert "https" in result.stderr
     assert fake.raw == []
@@ -429,12 +405,8 @@ def test_a_self_signed_https_endpoint_is_refused(
             FBOCLI_ACCESS_TOKEN=TOKEN,
             FBOCLI_GRAPH_URL=f"https://127.0.0.1:{server.server_address[1]}",
         )
-        up = _run(
-            ["upload", str(world["input"]), "-c", str(world["config"]), "--now", NOW, "--json"],
-            env,
-            world["cwd"],
-        )
-        status = _run(["auth", "status"], env, world["cwd"])
+        up = run_cli(upload_args(world["input"], world["config"], "--json"), env, cwd=world["cwd"])
+        status = run_cli(["auth", "status"], env, cwd=world["cwd"])
     finally:
         server.shutdown()
         server.server_close()
@@ -452,6 +424,6 @@ def test_auth_without_a_config_refuses_plain_http_too(
     """`fbocli auth` with no config takes $FBOCLI_GRAPH_URL alone: same https rule."""
     env = _env(fake, world)
     env["FBOCLI_GRAPH_URL"] = "http://10.20.30.40:8080"
-    result = _run(["auth", "login", "--token-stdin"], env, world["cwd"], stdin=TOKEN + "\n")
+    result = run_cli(["auth", "login", "--token-stdin"], env, cwd=world["cwd"], input=TOKEN + "\n")
     assert result.code == 2, result.stderr
     assert "https" in result.stderr and TOKEN not in result.stderr + result.stdout

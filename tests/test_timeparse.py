@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fbocli.timeparse import MS_THRESHOLD, parse_event_time
+from fbocli.mapping.timeparse import MS_THRESHOLD, parse_event_time
 
 NY = ZoneInfo("America/New_York")
 T_2026_11_10_NOON = 1794312000  # 2026-11-10T12:00:00Z

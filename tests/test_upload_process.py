@@ -4,51 +4,41 @@ through a faulty fake Graph API, compared event by event with a dry run of the s
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fbocli.inputs.reader import BLOCK_BYTES
 from tests.fakegraph import FakeGraph, Fault
-from tests.test_upload import (
-    CONFIG,
-    DS_A,
-    DS_B,
-    NOW,
-    NOW_TS,
+from tests.helpers import (
+    DS1,
     TOKEN,
-    check_summary,
+    cli_env,
     journal_keys,
-    make_env,
     received_keys,
+    run_cli,
+    start_cli,
+    summary,
+    upload_args,
     write_events,
 )
+from tests.test_upload import write_upload_config
 
-BATCH = 10  # CONFIG's batch_size
-WORKERS = 2  # CONFIG's workers
+pytestmark = pytest.mark.slow  # real processes killed and interrupted, 100,000 events
 
-
-@pytest.fixture
-def fake() -> Iterator[FakeGraph]:
-    with FakeGraph(tokens=[TOKEN], datasets=[DS_A, DS_B], now=NOW_TS) as graph:
-        yield graph
+BATCH = 10  # write_upload_config's batch_size
+WORKERS = 2  # write_upload_config's workers
 
 
 def fbocli(tmp: Path, url: str, config: Path, *args: str, **env: str) -> subprocess.Popen[str]:
-    """Start ``python -m fbocli upload ... --json`` as its own process."""
-    common = ["-c", str(config), "--now", NOW, "--json"]
-    return subprocess.Popen(
-        [sys.executable, "-m", "fbocli", "upload", *args, *common],
-        env={**os.environ, **make_env(tmp, url), **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    """Start ``fbocli upload in.jsonl ... --json`` as its own process."""
+    return start_cli(
+        upload_args(tmp / "in.jsonl", config, *args, "--json"), cli_env(tmp, url, **env)
     )
 
 
@@ -68,9 +58,7 @@ def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> No
 
 
 def config(tmp: Path) -> Path:
-    path = tmp / "fbocli.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
+    return write_upload_config(tmp / "fbocli.toml")
 
 
 # --------------------------------------------------------------------------- crash safety
@@ -80,20 +68,19 @@ def config(tmp: Path) -> Path:
 def test_kill_9_then_rerun_delivers_everything_duplicating_only_in_flight_batches(
     tmp_path: Path, fake: FakeGraph, kill_after: int
 ) -> None:
-    inputs = write_events(tmp_path / "in.jsonl", 200, 100)
+    write_events(tmp_path / "in.jsonl", 200, leads=100)
     cfg = config(tmp_path)
     fake.inject(Fault.delay(0.1), times=10_000)  # slow answers: batches are in flight a while
-    proc = fbocli(tmp_path, fake.url, cfg, str(inputs))
+    proc = fbocli(tmp_path, fake.url, cfg)
     wait_until(lambda: fake.count() >= kill_after, proc)
     proc.kill()
     proc.wait()
     journaled = journal_keys(tmp_path / "state")  # SQLite opens fine after the kill
     assert journaled <= set(received_keys(fake))  # only what Meta acknowledged
 
-    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs)))
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg))
     assert code == 0, err
-    summary = check_summary(out)
-    assert summary["events"]["already_sent"] == len(journaled)
+    assert summary(out)["events"]["already_sent"] == len(journaled)
     received = received_keys(fake)
     assert {k[2] for k in received} == {f"e{i}" for i in range(300)}
     twice = {key for key, n in received.items() if n > 1}
@@ -106,40 +93,45 @@ def test_kill_9_then_rerun_delivers_everything_duplicating_only_in_flight_batche
 def test_ctrl_c_finishes_in_flight_batches_exits_130_and_a_rerun_completes(
     tmp_path: Path, fake: FakeGraph
 ) -> None:
-    inputs = write_events(tmp_path / "in.jsonl", 200, 100)
+    n = 6000  # several chunks of input (BLOCK_BYTES each)
+    write_events(tmp_path / "in.jsonl", 4000, leads=2000)
+    with (tmp_path / "in.jsonl").open("rb") as file:
+        chunk_events = file.read(BLOCK_BYTES).count(b"\n") + 1
+    assert chunk_events < n / 2
     cfg = config(tmp_path)
-    fake.inject(Fault.delay(0.2), times=10_000)
-    proc = fbocli(tmp_path, fake.url, cfg, str(inputs))
+    fake.inject(Fault.delay(0.2), times=40)  # the first requests answer slowly
+    proc = fbocli(tmp_path, fake.url, cfg)
     wait_until(lambda: fake.count() >= 50, proc)
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc, timeout=30)
     assert code == 130
     assert "interrupted" in err and "Traceback" not in err
-    summary = check_summary(out)
-    events = summary["events"]
-    assert 50 <= events["sent"] < 300
-    # Back-pressure: reading stopped a few batches ahead; those were cancelled, not sent.
-    assert 0 < events["failed"] == events["built"] - events["sent"] <= 3 * WORKERS * BATCH
+    events = summary(out)["events"]
+    assert 50 <= events["sent"] < n
+    # Back-pressure: reading stopped a chunk and a few batches ahead of what was sent;
+    # what was read but not sent was cancelled, not sent, and counts as failed.
+    assert 0 < events["failed"] == events["built"] - events["sent"]
+    assert events["built"] <= events["sent"] + chunk_events + 3 * WORKERS * BATCH
     # In-flight batches finished and were journaled: the journal is exactly what Meta has.
     assert journal_keys(tmp_path / "state") == set(received_keys(fake))
 
-    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs)))
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg))
     assert code == 0, err
     received = received_keys(fake)
-    assert len(received) == 300 and max(received.values()) == 1  # nothing sent twice
+    assert len(received) == n and max(received.values()) == 1  # nothing sent twice
 
 
 def test_ctrl_c_during_a_long_rate_limit_wait_abandons_it(tmp_path: Path, fake: FakeGraph) -> None:
-    inputs = write_events(tmp_path / "in.jsonl", 40)
+    write_events(tmp_path / "in.jsonl", 40)
     fake.inject(Fault.rate_limit(4, retry_after=600), times=10_000)
-    proc = fbocli(tmp_path, fake.url, config(tmp_path), str(inputs), FBOCLI_BACKOFF_SCALE="1")
+    proc = fbocli(tmp_path, fake.url, config(tmp_path), FBOCLI_BACKOFF_SCALE="1")
     wait_until(lambda: len(fake.requests) >= WORKERS, proc)
     time.sleep(0.2)  # both workers are now in their 10-minute wait
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc, timeout=30)  # far less than the 600 s Meta asked for
     assert code == 130, err
-    summary = check_summary(out)
-    assert summary["events"]["sent"] == 0 and summary["events"]["failed"] == 40
+    events = summary(out)["events"]
+    assert events["sent"] == 0 and events["failed"] == 40
     assert journal_keys(tmp_path / "state") == set()
     assert len(fake.requests) == WORKERS  # abandoned, not retried
 
@@ -150,24 +142,13 @@ def test_ctrl_c_during_a_long_rate_limit_wait_abandons_it(tmp_path: Path, fake: 
 def test_100k_events_through_faults_match_the_dry_run_exactly(
     tmp_path: Path, fake: FakeGraph
 ) -> None:
-    inputs = write_events(tmp_path / "in.jsonl", 70_000, 30_000)
-    cfg = tmp_path / "fbocli.toml"
-    cfg.write_text(
-        CONFIG.replace("batch_size = 10", "batch_size = 1000")
-        .replace("workers = 2", "workers = 4")
-        .replace("max_retries = 3", "max_retries = 6"),
-        encoding="utf-8",
-    )
+    write_events(tmp_path / "in.jsonl", 70_000, leads=30_000)
+    cfg = write_upload_config(tmp_path / "fbocli.toml", batch_size=1000, workers=4, max_retries=6)
     requests_file = tmp_path / "requests.jsonl"
-    dry_args = ["--dry-run", "--output", str(requests_file), "-c", str(cfg), "--now", NOW]
-    dry = subprocess.run(
-        [sys.executable, "-m", "fbocli", "upload", str(inputs), *dry_args, "--json", "-q"],
-        env={**os.environ, **make_env(tmp_path, fake.url, FBOCLI_STATE_DIR=str(tmp_path / "d"))},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert dry.returncode == 0, dry.stderr
+    dry_args = ["--dry-run", "--output", str(requests_file), "--json", "-q"]
+    dry_env = cli_env(tmp_path, fake.url, FBOCLI_STATE_DIR=str(tmp_path / "d"))
+    dry = run_cli(upload_args(tmp_path / "in.jsonl", cfg, *dry_args), dry_env)
+    assert dry.code == 0, dry.stderr
     expected: dict[tuple[str, str], dict[str, Any]] = {}
     extra: dict[str, Any] = {}
     for line in requests_file.read_text(encoding="utf-8").splitlines():
@@ -184,11 +165,10 @@ def test_100k_events_through_faults_match_the_dry_run_exactly(
     fake.inject(Fault.rate_limit(17, retry_after=1))
     fake.inject(Fault.reset())
     fake.inject(Fault.html(503))
-    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, str(inputs), "-q"), timeout=120)
+    code, out, err = finish(fbocli(tmp_path, fake.url, cfg, "-q"), timeout=120)
     assert code == 1, err  # one event refused by Meta
     assert err == ""
-    summary = check_summary(out)
-    assert summary["events"] == {
+    assert summary(out)["events"] == {
         "built": 100_000,
         "sent": 99_999,
         "already_sent": 0,
@@ -202,7 +182,7 @@ def test_100k_events_through_faults_match_the_dry_run_exactly(
             key = (dataset, event["event_id"])
             assert key not in delivered, f"{key} delivered twice"
             delivered[key] = event
-    del expected[(DS_A, bad)]
+    del expected[(DS1, bad)]
     assert delivered.keys() == expected.keys()
     assert delivered == expected  # full event JSON, field by field
     for request in fake.requests:

@@ -18,13 +18,12 @@ import io
 import itertools
 import os
 import stat
-import sys
 import zlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
-from fbocli.errors import InputError
+from fbocli.errors import InputError, UsageError
 from fbocli.inputs.csvfile import CsvReport, CsvTable, sniff_delimiter
 from fbocli.inputs.jsonl import (
     block_lines,
@@ -65,10 +64,11 @@ def open_input(
     csv_settings: CsvSettings,
     stdin: BinaryIO | None = None,
 ) -> InputReader:
-    """Open one input (``-`` is stdin); raise :class:`InputError` when it cannot be read."""
+    """Open one input (``-`` is ``stdin``); raise :class:`InputError` when it cannot be read."""
     if path == "-":
-        stream = stdin if stdin is not None else sys.stdin.buffer
-        read: Callable[[int], bytes] = getattr(stream, "read1", stream.read)
+        if stdin is None:
+            raise UsageError("'-' reads standard input, but no stream was given for it")
+        read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
         return InputReader(path, fmt, csv_settings, read, None, None)
     by_name = format_from_name(path)
     file = _open_file(path)

@@ -3,9 +3,5 @@
 ``message`` decides the outcome (routing, event time and window, value, currency, LDU,
 event id), ``matchkeys`` builds ``user_data`` (``normalize``, ``phones``), ``custom`` builds
 ``custom_data``, ``payload`` lays an event out in the API's dialect, ``timeparse`` reads
-times.
+times. (Nothing is imported here: ``config`` uses ``normalize`` without loading the rest.)
 """
-
-from fbocli.mapping.message import Event, MapContext, Outcome, map_message
-
-__all__ = ["Event", "MapContext", "Outcome", "map_message"]

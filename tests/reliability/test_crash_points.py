@@ -18,18 +18,21 @@ from pathlib import Path
 
 import pytest
 
+from fbocli.pipeline import POOL_MIN_BYTES
 from tests.fakegraph import FakeGraph, Fault
-from tests.reliability.conftest import (
+from tests.helpers import (
     DS1,
-    NOW,
-    NOW_TS,
     cli_env,
+    fake_graph,
     fbocli_argv,
-    journal_rows,
+    journal_keys,
     run_cli,
+    upload_args,
     write_config,
     write_events,
 )
+
+pytestmark = pytest.mark.slow  # 22 kills of a 20,000-event upload
 
 EVENTS = 20_000
 BATCH = 200
@@ -68,34 +71,27 @@ def _kill_at_random_moment(
 def test_kill_9_at_random_moments_then_rerun(seed: int, tmp_path: Path) -> None:
     rng = random.Random(seed)
     ids = write_events(tmp_path / "in.jsonl", EVENTS)
+    # Large enough for the worker pool: its processes must not outlive a kill with the lock.
+    assert (tmp_path / "in.jsonl").stat().st_size >= POOL_MIN_BYTES
     config = write_config(tmp_path / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"')
-    args = [
-        "upload",
-        str(tmp_path / "in.jsonl"),
-        "-c",
-        str(config),
-        "--now",
-        NOW,
+    args = upload_args(
+        tmp_path / "in.jsonl",
+        config,
         "--json",
         "-q",
         "--batch-size",
         str(BATCH),
         "--workers",
         str(WORKERS),
-    ]
+    )
     state = tmp_path / "state"
-    with FakeGraph(
-        tokens=["EAAGfbocliRELIABILITY0123456789"],
-        datasets=[DS1],
-        now=NOW_TS,
-        store_events=False,
-    ) as fake:
+    with fake_graph(datasets=[DS1], store_events=False) as fake:
         fake.inject(Fault.delay(0.02), 10**9)  # slow every batch a little: kills land mid-flight
-        env = cli_env(fake, tmp_path)
+        env = cli_env(tmp_path, fake.url)
         unjournaled_at: list[set[str]] = []  # per kill: accepted by Meta, not in the journal
         for _ in range(KILLS_PER_CHAIN):
             moment = _kill_at_random_moment(fbocli_argv(*args), env, fake, rng)
-            journaled = {event_id for _, _, event_id in journal_rows(state)}
+            journaled = {event_id for _, _, event_id in journal_keys(state)}
             accepted = set(fake.event_ids(DS1))
             assert journaled <= accepted, f"journaled but never accepted ({moment})"
             unjournaled = accepted - journaled
@@ -112,7 +108,7 @@ def test_kill_9_at_random_moments_then_rerun(seed: int, tmp_path: Path) -> None:
 
         counts = Counter(fake.event_ids(DS1))
     assert set(counts) == set(ids)
-    assert len(journal_rows(state)) == EVENTS
+    assert len(journal_keys(state)) == EVENTS
     for event_id, n in counts.items():
         # each extra delivery is one run killed after Meta accepted it, before the journal did
         assert n - 1 <= sum(event_id in u for u in unjournaled_at), event_id

@@ -8,7 +8,6 @@ journal file that is not SQLite.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -17,15 +16,19 @@ from pathlib import Path
 import pytest
 
 from tests.fakegraph import FakeGraph
-from tests.reliability.conftest import (
+from tests.helpers import (
     DS1,
     DS2,
-    NOW,
     cli_env,
     run_cli,
+    track_events,
+    upload_args,
     write_config,
     write_events,
+    write_jsonl,
 )
+
+pytestmark = pytest.mark.slow  # a CLI process per case
 
 Arrange = Callable[[Path], tuple[list[str], dict[str, str], str]]
 
@@ -88,8 +91,8 @@ def test_upload_stops_before_sending(name: str, fake: FakeGraph, tmp_path: Path)
     config = write_config(tmp_path / "fbocli.toml")
     extra_args, extra_env, words = CASES[name](tmp_path)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    args = ["upload", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW, *extra_args]
-    result = run_cli(args, cli_env(fake, tmp_path, **extra_env))
+    args = upload_args(tmp_path / "in.jsonl", config, *extra_args)
+    result = run_cli(args, cli_env(tmp_path, fake.url, **extra_env))
     assert result.code == 2, result.stderr
     assert result.stdout == ""
     first = result.stderr.splitlines()[0]
@@ -105,8 +108,8 @@ def test_validate_reports_the_same_trouble(name: str, fake: FakeGraph, tmp_path:
     write_events(tmp_path / "in.jsonl", 3)
     config = write_config(tmp_path / "fbocli.toml")
     extra_args, extra_env, words = CASES[name](tmp_path)
-    args = ["validate", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW, *extra_args]
-    result = run_cli(args, cli_env(fake, tmp_path, **extra_env))
+    args = upload_args(tmp_path / "in.jsonl", config, *extra_args, command="validate")
+    result = run_cli(args, cli_env(tmp_path, fake.url, **extra_env))
     assert result.code == 2 and words in result.stderr, result.stderr
 
 
@@ -115,8 +118,8 @@ def test_dry_run_output_below_a_file(fake: FakeGraph, tmp_path: Path) -> None:
     config = write_config(tmp_path / "fbocli.toml")
     (tmp_path / "plain").write_text("x")
     output = tmp_path / "plain" / "requests.jsonl"
-    args = ["upload", "--dry-run", "--output", str(output), str(tmp_path / "in.jsonl")]
-    result = run_cli([*args, "-c", str(config), "--now", NOW], cli_env(fake, tmp_path))
+    args = upload_args(tmp_path / "in.jsonl", config, "--dry-run", "--output", str(output))
+    result = run_cli(args, cli_env(tmp_path, fake.url))
     assert result.code == 2, result.stderr
     assert "cannot write --output" in result.stderr
     assert (tmp_path / "plain").read_text() == "x"
@@ -159,8 +162,8 @@ def test_full_state_disk_stops_before_sending(
     write_events(tmp_path / "in.jsonl", 30)
     config = write_config(tmp_path / "fbocli.toml")
     _fill(tiny_disk)
-    args = ["upload", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW]
-    result = run_cli(args, cli_env(fake, tmp_path, FBOCLI_STATE_DIR=str(tiny_disk / "state")))
+    args = upload_args(tmp_path / "in.jsonl", config)
+    result = run_cli(args, cli_env(tmp_path, fake.url, FBOCLI_STATE_DIR=str(tiny_disk / "state")))
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "fbocli: error:" in result.stderr
@@ -172,32 +175,24 @@ def test_disk_filling_up_mid_run_stops_cleanly_and_a_rerun_finishes(
 ) -> None:
     """The rejects file fills the disk part-way: exit 1, no traceback, counts whole; once
     there is room again, the same command delivers everything exactly once."""
-    good = write_events(tmp_path / "good.jsonl", 400)
-    with (tmp_path / "good.jsonl").open("a", encoding="utf-8") as out:
-        for i in range(3000):  # big rejects: too old, with a fat property
-            message = {
-                "type": "track",
-                "event": "Order Completed",
-                "messageId": f"old{i}",
-                "userId": "u",
-                "timestamp": "2020-01-01T00:00:00Z",
-                "properties": {"revenue": 1, "note": "x" * 400},
-            }
-            out.write(json.dumps(message) + "\n")
+    old = [  # big rejects: too old, with a fat property
+        {
+            "type": "track",
+            "event": "Order Completed",
+            "messageId": f"old{i}",
+            "userId": "u",
+            "timestamp": "2020-01-01T00:00:00Z",
+            "properties": {"revenue": 1, "note": "x" * 400},
+        }
+        for i in range(3000)
+    ]
+    messages = track_events(400) + old
+    good = [m["messageId"] for m in messages[:400]]
+    write_jsonl(tmp_path / "good.jsonl", messages)
     config = write_config(tmp_path / "fbocli.toml", upload="batch_size = 50\nworkers = 1")
     rejects = tiny_disk / "rejects.jsonl"
-    args = [
-        "upload",
-        str(tmp_path / "good.jsonl"),
-        "-c",
-        str(config),
-        "--now",
-        NOW,
-        "--json",
-        "--rejects",
-        str(rejects),
-    ]
-    env = cli_env(fake, tmp_path)
+    args = upload_args(tmp_path / "good.jsonl", config, "--json", "--rejects", str(rejects))
+    env = cli_env(tmp_path, fake.url)
     first = run_cli(args, env)
     assert first.code == 1, first.stderr
     assert "cannot write the rejects file" in first.stderr

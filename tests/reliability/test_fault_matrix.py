@@ -10,6 +10,7 @@ may receive twice and deduplicates by event_id.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +19,19 @@ from typing import Any
 import pytest
 
 from tests.fakegraph import JSON, FakeGraph, Fault
-from tests.reliability.conftest import (
+from tests.helpers import (
     DS1,
     DS2,
-    NOW,
     cli_env,
-    fake_counts,
-    journal_rows,
+    journal_keys,
     run_cli,
+    upload_args,
     write_config,
     write_events,
+    write_jsonl,
 )
+
+pytestmark = pytest.mark.slow  # two CLI processes per case, ~35 cases
 
 N_EVENTS = 24  # x 2 datasets, batch size 4: 12 requests from 24 lines
 BATCH = 4
@@ -239,20 +242,10 @@ def test_fault_then_rerun_delivers_everything(case: Case, fake: FakeGraph, tmp_p
     config = write_config(
         tmp_path / "fbocli.toml", upload=f"max_retries = {case.tries}\n{case.upload}"
     )
-    args = [
-        "upload",
-        str(tmp_path / "in.jsonl"),
-        "-c",
-        str(config),
-        "--now",
-        NOW,
-        "--json",
-        "--batch-size",
-        str(BATCH),
-        "--workers",
-        "2",
-    ]
-    env = cli_env(fake, tmp_path)
+    args = upload_args(
+        tmp_path / "in.jsonl", config, "--json", "--batch-size", str(BATCH), "--workers", "2"
+    )
+    env = cli_env(tmp_path, fake.url)
     state = tmp_path / "state"
     built = 2 * N_EVENTS
 
@@ -270,10 +263,10 @@ def test_fault_then_rerun_delivers_everything(case: Case, fake: FakeGraph, tmp_p
         assert s1["events"]["failed"] + s1["events"]["api_rejected"] > 0
     if case.check is not None:
         case.check(s1)
-    journaled = {(ds, event_id) for ds, _, event_id in journal_rows(state)}
+    journaled = {(ds, event_id) for ds, _, event_id in journal_keys(state)}
     # The journal holds exactly what the run counted as sent, all of it acknowledged by Meta.
     assert len(journaled) == s1["events"]["sent"]
-    accepted = {(ds, i) for ds in (DS1, DS2) for i in fake_counts(fake, ds)}
+    accepted = {(ds, i) for ds in (DS1, DS2) for i in Counter(fake.event_ids(ds))}
     assert journaled <= accepted
 
     world.clear()
@@ -286,11 +279,11 @@ def test_fault_then_rerun_delivers_everything(case: Case, fake: FakeGraph, tmp_p
 
     extra = 0
     for ds in (DS1, DS2):
-        counts = fake_counts(fake, ds)
+        counts = Counter(fake.event_ids(ds))
         assert set(counts) == set(ids), ds  # every event reached Meta ...
         extra += sum(n - 1 for n in counts.values())
     assert extra <= case.dup_budget  # ... once, except a batch whose answer was lost
-    assert len(journal_rows(state)) == built
+    assert len(journal_keys(state)) == built
 
 
 def test_a_poison_string_does_not_block_its_batch(fake: FakeGraph, tmp_path: Path) -> None:
@@ -303,9 +296,10 @@ def test_a_poison_string_does_not_block_its_batch(fake: FakeGraph, tmp_path: Pat
         {**good, "messageId": "p1", "properties": {"revenue": 1, "note": "\ud800"}},
         {**good, "messageId": "p2", "properties": {"revenue": 2}},
     ]
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    write_jsonl(tmp_path / "in.jsonl", lines)
     config = write_config(tmp_path / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"')
-    args = ["upload", str(tmp_path / "in.jsonl"), "-c", str(config), "--now", NOW, "--json"]
-    result = run_cli(args, cli_env(fake, tmp_path))
-    assert "p2" in fake_counts(fake, DS1)  # the innocent event is delivered
+    result = run_cli(
+        upload_args(tmp_path / "in.jsonl", config, "--json"), cli_env(tmp_path, fake.url)
+    )
+    assert "p2" in Counter(fake.event_ids(DS1))  # the innocent event is delivered
     assert result.summary["events"]["failed"] == 0  # the poison one is rejected/api_rejected

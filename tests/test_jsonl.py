@@ -1,9 +1,10 @@
-"""orjson's fast path agrees with the standard decoder wherever it answers.
+"""JSON lines: orjson's answers are the standard decoder's wherever orjson answers.
 
-``readers.fast_parse`` hands a line to orjson unless it holds a run of 19+ digits; when
-orjson fails the line takes the standard path (``parse_json``) for its exact message. So
-the property to hold is: whenever ``fast_parse`` returns a value, ``parse_json`` accepts
-the same text and returns the same value, with the same types and key order.
+``inputs.jsonl.line_messages`` hands a line to orjson unless it holds a run of 19+ digits;
+when orjson fails the line takes the standard decoder (``parse_json``, with the hooks that
+refuse NaN, Infinity and huge numbers) for its exact message. So the property to hold is:
+``line_messages`` gives exactly what the standard decoder gives (the same values, types
+and key order, or the same error), and where orjson answered it was not looser.
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fbocli.readers import _SLOW, fast_parse, jsonl_records, parse_json
+from fbocli.inputs.jsonl import (
+    block_lines,
+    has_long_digit_run,
+    jsonl_records,
+    line_messages,
+    parse_json,
+    unbatch,
+)
+from fbocli.inputs.reader import Chunk
 
 
 def _same(a: object, b: object) -> bool:
@@ -23,17 +33,39 @@ def _same(a: object, b: object) -> bool:
     return type(a) is type(b) and repr(a) == repr(b)
 
 
+def _fast(body: bytes) -> object:
+    """What orjson answers for a line line_messages would give it, else _SLOW."""
+    if has_long_digit_run(body):
+        return _SLOW
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _SLOW
+
+
+_SLOW = object()
+
+
 def _agree(body: bytes) -> None:
-    fast = fast_parse(body)
-    if fast is _SLOW:
-        return
+    fast = _fast(body)
+    messages, error = line_messages(body)
     try:
         text = body.decode("utf-8")
-    except UnicodeDecodeError:  # pragma: no cover - the failure this test exists for
-        pytest.fail(f"orjson accepted invalid UTF-8: {body!r}")
-    value, error = parse_json(text)
-    assert error is None, f"orjson accepted what the standard path rejects: {body!r}: {error}"
-    assert _same(fast, value), (body, fast, value)
+    except UnicodeDecodeError:
+        assert fast is _SLOW, f"orjson accepted invalid UTF-8: {body!r}"
+        assert (messages, error is not None) == ([], True)
+        return
+    value, standard_error = parse_json(text)
+    if fast is not _SLOW:
+        assert standard_error is None, (
+            f"orjson accepted what the standard path rejects: {body!r}: {standard_error}"
+        )
+        assert _same(fast, value), (body, fast, value)
+    if standard_error is not None:
+        assert (messages, error) == ([], standard_error)
+    else:
+        assert error is None
+        assert _same(messages, unbatch(value)), (body, messages, value)
 
 
 _numbers = st.one_of(
@@ -106,9 +138,16 @@ def test_edge_cases(body: bytes) -> None:
 
 
 def test_a_long_digit_run_takes_the_standard_path() -> None:
-    assert fast_parse(b"123456789012345678901234567890") is _SLOW
-    assert fast_parse(b'{"id":"1234567890123456789"}') is _SLOW
-    assert fast_parse(b'{"id":"123456789012345678"}') == {"id": "123456789012345678"}
+    assert has_long_digit_run(b"123456789012345678901234567890")
+    assert has_long_digit_run(b'{"id":"1234567890123456789"}')
+    assert not has_long_digit_run(b'{"id":"123456789012345678"}')
+    assert not has_long_digit_run(b'{"a":"12345678901234567","b":12345678901234567}')
+    # orjson would read this one as a float; the standard decoder keeps the integer
+    assert line_messages(b"[123456789012345678901234567890]") == (
+        [[123456789012345678901234567890]],
+        None,
+    )
+    assert line_messages(b'{"id":"123456789012345678"}') == ([{"id": "123456789012345678"}], None)
 
 
 @pytest.mark.parametrize(
@@ -159,17 +198,8 @@ _LINES = st.one_of(
 
 
 def _block_view(block: bytes, first: int) -> list[str]:
-    from fbocli.readers import Record, block_messages
-
-    out = []
-    for line, message, record in block_messages(block, "in.jsonl", first):
-        if record is None:
-            assert type(message) is dict
-            record = Record("in.jsonl", line, message)
-        else:
-            assert (record.line, record.message) == (line, message)
-        out.append(repr(record))
-    return out
+    """The records of a block as a chunk gives them (one digit-run check per block)."""
+    return [repr(r) for r in Chunk("in.jsonl", first, block).records()]
 
 
 @settings(max_examples=600, deadline=None)
@@ -178,19 +208,17 @@ def _block_view(block: bytes, first: int) -> list[str]:
     first=st.sampled_from([1, 2, 1000]),
     last_newline=st.booleans(),
 )
-def test_block_messages_are_jsonl_records(
+def test_chunk_records_are_jsonl_records_line_by_line(
     lines: list[bytes], first: int, last_newline: bool
 ) -> None:
-    """One digit-run check per block (not per line), no Record for a plain object: the
-    same records, values and types (repr), lines and errors as jsonl_records."""
-    from fbocli.readers import block_lines
-
+    """A chunk checks its block for digit runs once (not each line): the same records,
+    values and types (repr), lines and errors as jsonl_records checking each line."""
     block = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
     expected = [repr(r) for r in jsonl_records(block_lines(block), "in.jsonl", first)]
     assert _block_view(block, first) == expected
 
 
-def test_a_digit_run_in_one_line_of_a_block_sends_its_lines_to_fast_parse() -> None:
+def test_a_digit_run_in_one_line_of_a_block_sends_its_lines_to_the_standard_decoder() -> None:
     block = b'{"a":1}\n{"id":12345678901234567890123}\n{"b":2.0}\n'
     expected = [repr(r) for r in jsonl_records(block.split(b"\n")[:-1], "in.jsonl", 1)]
     assert _block_view(block, 1) == expected

@@ -1,4 +1,4 @@
-"""Readers: JSON lines / CSV from files, gzip and stdin, streamed into Records."""
+"""Inputs: JSON lines / CSV from files, gzip and stdin, streamed into Records."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fbocli.errors import ExitStatus, InputError
-from fbocli.readers import RAW_LIMIT, Record, open_input
+from fbocli.inputs import reader as reader_module
+from fbocli.inputs.jsonl import block_lines, jsonl_records
+from fbocli.inputs.reader import BLOCK_BYTES, CHUNK_RECORDS, FileSpan, open_input
+from fbocli.inputs.record import RAW_LIMIT, Record
 from fbocli.settings import CsvSettings
+from tests.helpers import write_edge_input
 
 CSV = CsvSettings()
 
@@ -458,11 +463,14 @@ class TrickleStdin(io.RawIOBase):
 
 
 def test_records_are_yielded_before_the_input_is_consumed() -> None:
-    stdin = TrickleStdin(f'{{"event": "E{i}"}}\n'.encode() for i in range(100_000))
+    """Inputs are handed out a chunk at a time (a block of lines: BLOCK_BYTES): the first
+    records come once one block is read, long before the end of a larger input."""
+    stdin = TrickleStdin(f'{{"event": "E{i}"}}\n'.encode() for i in range(100_000))  # 1.9 MB
     reader = open_input("-", "auto", CSV, stdin=stdin)  # type: ignore[arg-type]
     records = reader.records()
     assert next(records).message == {"event": "E0"}
-    assert stdin.reads < 20
+    assert 0 < reader.bytes_read <= BLOCK_BYTES + 64 * 1024
+    assert stdin.reads < 40_000
     assert next(records).message == {"event": "E1"}
 
 
@@ -472,10 +480,90 @@ def test_big_gzip_streams(tmp_path: Path) -> None:
     path = write(tmp_path, "big.jsonl.gz", gzip.compress("".join(lines).encode()))
     with open_input(str(path), "auto", CSV) as reader:
         records = reader.records()
-        next(records)
-        assert 0 < reader.bytes_read < path.stat().st_size // 10
+        next(records)  # one block of 2.2 MB of lines decompressed: about a quarter of the file
+        assert 0 < reader.bytes_read < path.stat().st_size // 2
         assert sum(1 for _ in records) == 59_999
         assert reader.bytes_read == path.stat().st_size
+
+
+# --- chunks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "size",
+    [*(pytest.param(n, marks=pytest.mark.slow) for n in (1, 2, 3)), 100, 1000, 1 << 20],
+)  # (blocks of 1-3 bytes: a read per byte of ~700 lines)
+@pytest.mark.parametrize("ending", [b"\n", b""])
+@pytest.mark.parametrize("spans", [False, True], ids=["bytes", "spans"])
+def test_chunks_number_lines_as_one_block_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, ending: bytes, spans: bool
+) -> None:
+    """However the lines are cut into chunks (a plain file's as positions, a stream's as
+    bytes), the chunks hold every byte once and their records are numbered, parsed and
+    rejected exactly as the whole input read as one block."""
+    path = write_edge_input(tmp_path / "in.jsonl")
+    path.write_bytes(path.read_bytes().rstrip(b"\n") + b"\n\n  \n" + b'{"bad"' + ending)
+    data = path.read_bytes()
+    source = str(path) if spans else "-"
+    expected = [(r.line, r.message, r.error) for r in jsonl_records(block_lines(data), source)]
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", size)
+    stdin = None if spans else io.BytesIO(data)
+    with open_input(source, "auto", CSV, stdin=stdin) as reader:
+        chunks = list(reader.chunks())
+        assert reader.bytes_read == len(data)
+        assert all(isinstance(chunk.data, FileSpan) for chunk in chunks) is spans
+        blocks = [c.data.read(source) if isinstance(c.data, FileSpan) else c.data for c in chunks]
+        assert b"".join(blocks) == data  # type: ignore[arg-type]
+        got = [(r.line, r.message, r.error) for chunk in chunks for r in chunk.records()]
+        assert {r.source for chunk in chunks for r in chunk.records()} == {source}
+    assert got == expected
+    assert got[-1] == (len(data.splitlines()), None, "invalid_json")
+    if size <= 100:
+        assert len(chunks) > 100
+
+
+def test_gzip_and_fifo_chunks_stay_bytes(tmp_path: Path) -> None:
+    """Only a plain regular file is handed out by position: a gzip file's chunks are its
+    decompressed lines, and a named pipe cannot be read at an offset."""
+    data = write_edge_input(tmp_path / "in.jsonl").read_bytes()
+    packed = write(tmp_path, "in.jsonl.gz", gzip.compress(data))
+    with open_input(str(packed), "auto", CSV) as reader:
+        chunks = list(reader.chunks())
+    assert all(isinstance(chunk.data, bytes) for chunk in chunks)
+    assert b"".join(chunk.data for chunk in chunks) == data  # type: ignore[misc]
+
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    writer = ["sh", "-c", f"cat '{tmp_path / 'in.jsonl'}' > '{fifo}'"]
+    with subprocess.Popen(writer), open_input(str(fifo), "auto", CSV) as reader:
+        chunks = list(reader.chunks())
+    assert all(isinstance(chunk.data, bytes) for chunk in chunks)
+    assert b"".join(chunk.data for chunk in chunks) == data  # type: ignore[misc]
+
+
+def test_a_span_the_file_no_longer_holds_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'{"a": 1}\n' * 10)
+    with path.open("rb") as file:
+        fd = file.fileno()
+        assert FileSpan(fd, 9, 18).read("in.jsonl") == b'{"a": 1}\n' * 2
+        with pytest.raises(InputError, match=r"^in.jsonl: read failed: the file shrank"):
+            FileSpan(fd, 81, 18).read("in.jsonl")
+    with pytest.raises(InputError, match=r"^in.jsonl: read failed: .*Bad file descriptor"):
+        FileSpan(fd, 0, 9).read("in.jsonl")
+
+
+def test_csv_and_json_array_chunks_are_record_lists(tmp_path: Path) -> None:
+    rows = "".join(f"e{i}@x.co,{i}\n" for i in range(2500))
+    with open_input(str(write(tmp_path, "r.csv", "email,total\n" + rows)), "auto", CSV) as r:
+        chunks = list(r.chunks())
+    assert [len(c.data) for c in chunks] == [CHUNK_RECORDS, CHUNK_RECORDS, 500]  # type: ignore[arg-type]
+    assert [c.first_line for c in chunks] == [2, 2 + CHUNK_RECORDS, 2 + 2 * CHUNK_RECORDS]
+    text = "[" + ",".join(f'{{"n": {i}}}' for i in range(1500)) + "]"
+    with open_input(str(write(tmp_path, "a.json", text)), "auto", CSV) as r:
+        chunks = list(r.chunks())
+    assert [len(c.data) for c in chunks] == [CHUNK_RECORDS, 500]  # type: ignore[arg-type]
+    assert [r.message for c in chunks for r in c.records()] == [{"n": i} for i in range(1500)]
 
 
 # --- properties --------------------------------------------------------------------------
@@ -493,38 +581,43 @@ def _blank_lines_removed(data: bytes) -> list[int]:
     return [n for n, line in enumerate(data.split(b"\n"), 1) if line.strip(b" \t\r\n\x0b\x0c")]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _read_bytes(factory: pytest.TempPathFactory, name: str, data: bytes) -> list[Record]:
+    """``data`` as the file ``name`` (in a new directory), read."""
+    path = factory.mktemp("h") / name
+    path.write_bytes(data)
+    return read_all(path)
+
+
+@PROPERTY
 @given(data=ANY_BYTES)
 def test_any_bytes_as_jsonl_give_records_for_every_line(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:
-    path = tmp_path_factory.mktemp("h") / "any.jsonl"
-    path.write_bytes(data)
-    records = read_all(path)
+    records = _read_bytes(tmp_path_factory, "any.jsonl", data)
     assert all(isinstance(r, Record) and r.error in (None, "invalid_json") for r in records)
     assert sorted({r.line for r in records}) == _blank_lines_removed(data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(data=ANY_BYTES)
 def test_any_bytes_as_csv_never_raise(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:
-    path = tmp_path_factory.mktemp("h") / "any.csv"
-    path.write_bytes(data)
-    records = read_all(path)
+    records = _read_bytes(tmp_path_factory, "any.csv", data)
     lines = [r.line for r in records]
     assert lines == sorted(set(lines)) and all(line >= 2 for line in lines)
     for record in records:
         assert record.error == "invalid_row" or isinstance(record.message, dict)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(data=ANY_BYTES.map(lambda b: b.replace(b'"', b"").replace(b"\r", b"")))
 def test_quote_free_csv_rows_are_all_accounted_for(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:
-    path = tmp_path_factory.mktemp("h") / "plain.csv"
-    path.write_bytes(data)
+    records = _read_bytes(tmp_path_factory, "plain.csv", data)
     rows = [n for n, line in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), 1) if line]
-    assert [r.line for r in read_all(path)] == rows[1:]  # the first row is the header
+    assert [r.line for r in records] == rows[1:]  # the first row is the header

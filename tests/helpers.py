@@ -1,0 +1,353 @@
+"""What the tests share, in one place: paths and constants, event and config writers, the
+environment of a CLI run, the ways to run fbocli (in-process or as a process) and the
+checks every run summary must pass.
+
+Fixtures live in conftest.py files and call these helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from fbocli.api import unix_time
+from fbocli.config import parse_settings
+from fbocli.mapping.message import MapContext, Outcome, map_message
+from fbocli.mapping.normalize import hash_values
+from tests.fakegraph import FakeGraph
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_data"
+SAMPLE_CONFIG = SAMPLES / "fbocli.toml"
+SAMPLE_JSONL = SAMPLES / "segment-export.jsonl"
+SAMPLE_CSV = SAMPLES / "pos-transactions.csv"
+SAMPLE_DATASETS = ("1234567890123456", "6543210987654321")  # the samples' config routes to
+
+NOW = "2026-11-20T00:00:00Z"  # the samples are dated relative to it
+NOW_TS = 1_795_132_800  # NOW as Unix seconds
+TOKEN = "EAAGfbocli-TEST-TOKEN-0123456789"  # recognisably fake: must never appear in output
+DS1, DS2 = "1111111111111111", "2222222222222222"  # the datasets of write_config's routes
+DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
+
+BESIDE = ROOT.parent / "shared"  # the shared contracts, when checked out beside the repo
+COPY = ROOT / "tests" / "contracts"  # their copy in the repo
+
+
+def shared_root() -> Path:
+    """The shared contracts: beside the repository when checked out there, else the copy
+    in tests/contracts (tests/test_contracts.py keeps the two identical)."""
+    return BESIDE if (BESIDE / "examples" / "golden.json").is_file() else COPY
+
+
+def golden() -> dict[str, Any]:
+    """shared/examples/golden.json: a config, a ``now`` and the worked cases."""
+    data: dict[str, Any] = json.loads(
+        (shared_root() / "examples" / "golden.json").read_text("utf-8")
+    )
+    return data
+
+
+def map_golden_case(case: dict[str, Any], api: str = "conversions") -> Outcome:
+    """A golden case's input mapped with golden.json's config and ``now`` (in the ``api``
+    dialect of ``[destination]``)."""
+    data = golden()
+    settings = parse_settings(tomllib.loads(f'[destination]\napi = "{api}"\n' + data["config"]))
+    ctx = MapContext(settings, unix_time(data["now"]))
+    return map_message(case["input"], ctx, "golden.json", 1)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def check_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The invariants of cli.md that every run summary holds (``--json`` and
+    ``RunSummary.to_dict()``): every record counted once, every built event settled
+    once, the per-dataset counts adding up to the totals. Returns ``data``."""
+    records, events = data["records"], data["events"]
+    assert records["read"] == records["accepted"] + records["rejected"] + records["skipped"]
+    assert events["built"] == sum(events[what] for what in DELIVERY)
+    for counts in data["datasets"].values():
+        assert set(counts) >= set(DELIVERY)
+    for what in DELIVERY:
+        assert events[what] == sum(c[what] for c in data["datasets"].values()), what
+    return data
+
+
+def summary(text: str | Result) -> dict[str, Any]:
+    """A ``--json`` summary (the text, or the stdout of a CliRunner result), checked."""
+    data: dict[str, Any] = json.loads(text if isinstance(text, str) else text.stdout)
+    return check_summary(data)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def write_jsonl(path: Path, messages: Iterable[object]) -> Path:
+    """Write JSON values as JSON lines; returns ``path``."""
+    with path.open("w", encoding="utf-8") as out:
+        for message in messages:
+            out.write(json.dumps(message, separators=(",", ":")) + "\n")
+    return path
+
+
+def track_events(
+    n: int,
+    *,
+    start: int = 0,
+    event: str = "Order Completed",
+    leads: int = 0,
+    lead_event: str = "Demo Requested",
+) -> list[dict[str, Any]]:
+    """``n`` small valid ``event`` tracks then ``leads`` ``lead_event`` tracks, with the
+    ``messageId`` values ``e<start>``, ``e<start+1>``... (the event ids Meta receives)."""
+    messages = []
+    for i in range(start, start + n + leads):
+        purchase = i < start + n
+        messages.append(
+            {
+                "type": "track",
+                "event": event if purchase else lead_event,
+                "messageId": f"e{i}",
+                "userId": f"u{i}",
+                "timestamp": NOW_TS - 3600 - i,
+                "context": {"traits": {"email": f"person{i}@example.com"}},
+                "properties": {"order_id": f"o{i}", "revenue": 1 + i % 7} if purchase else {},
+            }
+        )
+    return messages
+
+
+def write_events(path: Path, n: int, **kwargs: Any) -> list[str]:
+    """:func:`track_events` written to ``path``; returns their ids in file order."""
+    messages = track_events(n, **kwargs)
+    write_jsonl(path, messages)
+    return [m["messageId"] for m in messages]
+
+
+def write_config(
+    path: Path,
+    *,
+    routes: str = f'"Order Completed" = ["{DS1}", "{DS2}"]',
+    lead_routes: str = "",
+    upload: str = "",
+    destination: str = "",
+) -> Path:
+    """A TOML config: ``[events]`` = ``routes``, ``[lead_events]`` = ``lead_routes``, the
+    given ``[upload]`` and ``[destination]`` lines."""
+    path.write_text(
+        f"[destination]\n{destination}\n[events]\n{routes}\n[lead_events]\n{lead_routes}\n"
+        f"[upload]\n{upload}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+# Lines the sample export lacks: parse errors, envelopes, blanks, odd types, non-ASCII,
+# a missing messageId (content-hash event_id), \\u escapes.
+EDGE_LINES = [
+    "{not json",
+    "",
+    "   ",
+    '{"batch":[{"type":"track","event":"Order Completed","messageId":"b1",'
+    '"timestamp":"2026-11-10T12:00:00Z","properties":{"revenue":"1,234.50"},'
+    '"context":{"traits":{"email":"Zoë@Example.com","phone":"+44 20 7946 0958",'
+    '"address":{"country":"GB","city":"Londres"}}}},{"type":"identify"}]}',
+    "[1,2,3]",
+    '"just a string"',
+    '{"type":"track","event":"Order Completed","timestamp":"2026-11-10T12:00:00Z",'
+    '"properties":{"revenue":5,"note":"caf\\u00e9 \\u2603"},'
+    '"context":{"traits":{"email":"a@b.co","name":"Ана Иванова"}}}',
+    '{"type":"track","event":"Order Completed","messageId":"old","timestamp":"2001-01-01",'
+    '"properties":{"revenue":5},"context":{"traits":{"email":"a@b.co"}}}',
+    '{"type":"track","event":"Nope","messageId":"n1"}',
+    '{"value": 1e999}',
+]
+
+
+def write_edge_input(path: Path) -> Path:
+    """The sample export (a BOM on its first line), EDGE_LINES, then the sample again:
+    ~730 records of every outcome, for the sample config."""
+    sample = SAMPLE_JSONL.read_bytes()
+    path.write_bytes(b"\xef\xbb\xbf" + sample + "\n".join(EDGE_LINES).encode() + b"\n" + sample)
+    return path
+
+
+def upload_args(
+    inputs: Path | str, config: Path, *extra: str, command: str = "upload"
+) -> list[str]:
+    """The arguments of ``fbocli COMMAND INPUTS -c CONFIG --now NOW EXTRA...``."""
+    return [command, str(inputs), "-c", str(config), "--now", NOW, *extra]
+
+
+# --------------------------------------------------------------------------- running fbocli
+
+
+def cli_env(tmp: Path, graph_url: str = "", *, token: str = TOKEN, **extra: str) -> dict[str, str]:
+    """A clean environment for a CLI run: ``graph_url`` as Graph API, ``token`` as
+    $FBOCLI_ACCESS_TOKEN, private state, config, data and home directories under ``tmp``,
+    no keyring, fast retries; ``extra`` last. Complete for a subprocess; for CliRunner
+    every $FBOCLI_ variable is given a value, so none leaks in from the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FBOCLI_", "XDG_"))}
+    env.update(
+        FBOCLI_GRAPH_URL=graph_url,
+        FBOCLI_ACCESS_TOKEN=token,
+        FBOCLI_STATE_DIR=str(tmp / "state"),
+        FBOCLI_CONFIG="",
+        FBOCLI_BACKOFF_SCALE="0.001",
+        FBOCLI_PARALLEL_MIN_BYTES="",
+        XDG_CONFIG_HOME=str(tmp / "xdg-config"),
+        XDG_STATE_HOME=str(tmp / "xdg-state"),
+        XDG_CACHE_HOME=str(tmp / "xdg-cache"),
+        XDG_DATA_HOME=str(tmp / "xdg-data"),
+        HOME=str(tmp / "home"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def fbocli_argv(*args: str) -> list[str]:
+    """``python -m fbocli ARGS``: the program as a user starts it."""
+    return [sys.executable, "-m", "fbocli", *args]
+
+
+@dataclass
+class Run:
+    """One finished CLI process: its exit code, output and (with --json) checked summary."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summary(self.stdout)
+
+
+def run_cli(
+    args: list[str],
+    env: Mapping[str, str],
+    *,
+    input: str | bytes | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> Run:
+    """``fbocli ARGS`` as a process, to its end."""
+    proc = subprocess.run(
+        fbocli_argv(*args),
+        env=dict(env),
+        input=input.encode() if isinstance(input, str) else input,
+        cwd=cwd,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return Run(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """``fbocli ARGS`` as a process left running (to be killed or interrupted)."""
+    return subprocess.Popen(
+        fbocli_argv(*args),
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def invoke(
+    args: list[str],
+    state: Path | None = None,
+    *,
+    input: bytes | str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """``fbocli ARGS`` in-process (click's runner); a run command gets ``--state-dir
+    STATE``. No $FBOCLI_ token, Graph URL or config comes from the test's environment."""
+    from fbocli.cli import main
+
+    if state is not None and args[0] in ("validate", "upload"):
+        args = [*args, "--state-dir", str(state)]
+    base = {"FBOCLI_ACCESS_TOKEN": "", "FBOCLI_GRAPH_URL": "", "FBOCLI_CONFIG": ""}
+    return CliRunner().invoke(main, args, input=input, env={**base, **(env or {})})
+
+
+# --------------------------------------------------------------------------- state and Meta
+
+
+def journal_keys(state: Path) -> set[tuple[str, str, str]]:
+    """The journal's (dataset, event_name, event_id) rows, read with plain sqlite3
+    (read-only; works after a kill -9 thanks to WAL recovery)."""
+    path = state / "journal.sqlite3"
+    if not path.exists():
+        return set()
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT dataset_id, event_name, event_id FROM sent").fetchall()
+    finally:
+        conn.close()
+    return {(str(d), str(n), str(i)) for d, n, i in rows}
+
+
+def fake_graph(**kwargs: Any) -> FakeGraph:
+    """The fake Graph API that knows TOKEN and DS1, DS2, its clock at NOW (not started)."""
+    options: dict[str, Any] = {"tokens": [TOKEN], "datasets": [DS1, DS2], "now": NOW_TS}
+    return FakeGraph(**{**options, **kwargs})
+
+
+def received_keys(fake: FakeGraph) -> Counter[tuple[str, str, str]]:
+    """What the fake accepted, as journal keys, duplicates counted."""
+    return Counter(
+        (ds, str(event["event_name"]), str(event["event_id"]))
+        for ds, received in fake.received.items()
+        for event in received
+    )
+
+
+def event_requests(fake: FakeGraph) -> list[dict[str, Any]]:
+    """The requests the fake received at an events endpoint."""
+    return [r for r in fake.requests if r["path"].endswith("/events")]
+
+
+# --------------------------------------------------------------------------- small things
+
+
+def hash_one(raw: object, normalize: Callable[[str], str | None]) -> str | None:
+    """The hashed key of one value (None when it normalizes to nothing)."""
+    found = hash_values(raw, normalize)
+    return found[0] if found else None
+
+
+def in_threads(work: Callable[[int], None], n: int) -> list[BaseException]:
+    """Run ``work(0)`` .. ``work(n - 1)`` in ``n`` threads at once; the errors raised."""
+    errors: list[BaseException] = []
+
+    def guarded(number: int) -> None:
+        try:
+            work(number)
+        except BaseException as exc:  # surfaced to the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(number,)) for number in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors

@@ -1,0 +1,151 @@
+"""The phone shortcuts (fbocli.mapping.phones) give exactly what phonenumbers gives.
+
+``norm_phone`` answers plain North American numbers and ``+CC digits`` / national numbers
+written with digits and separators without calling the library (the shortcuts save most
+of a mapping worker's time); everything else asks the library. mapping.md's phone rule
+written directly on phonenumbers is the reference: on corpora of the forms people type
+and on random input, every answer a shortcut gives is the reference's, and so is every
+answer of ``norm_phone``.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fbocli.mapping.phones import _intl_fast_path, _nanp_fast_path, norm_phone
+from tests.test_normalize import TEXT
+
+PHONE_REGIONS = [
+    "GB", "FR", "DE", "CA", "US", "IT", "ES", "NL", "BE", "CH", "AT", "IE", "PT", "SE",
+    "NO", "DK", "FI", "PL", "AU", "NZ", "JP", "IN", "BR", "MX", "AR", "ZA", "SG", "GG",
+    "JE", "IM", "RU", "KZ", "HU", "CZ", "LU", "MC", "SM", "VA", "GR", "TR", "IL", "CN",
+]  # fmt: skip
+
+
+def _phone_by_the_spec(value: str, region: str) -> str | None:
+    """mapping.md's phone rule written directly on phonenumbers, with no shortcut."""
+    try:
+        number = phonenumbers.parse(value, region.upper() or None)
+        if phonenumbers.is_possible_number(number):
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))[1:]
+    except phonenumbers.NumberParseException:
+        pass
+    digits = "".join(c for c in value if c in string.digits).lstrip("0")
+    return digits if len(digits) >= 7 else None
+
+
+NANP_LIKE = st.builds(
+    "".join,
+    st.lists(
+        st.one_of(
+            st.from_regex(r"[0-9]{3,4}", fullmatch=True),
+            st.sampled_from(["", " ", "-", "(", ")", ".", "1", "+1", "+", "\t", "x", "\u00a0"]),
+        ),
+        max_size=7,
+    ),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.one_of(NANP_LIKE, TEXT),
+    region=st.sampled_from(["us", "ca", "pr", "jm", "gb", "", "de"]),
+)
+def test_norm_phone_matches_the_spec_rule_exactly(value: str, region: str) -> None:
+    assert norm_phone(value, region) == _phone_by_the_spec(value, region)
+
+
+def test_nanp_fast_path_agrees_on_a_corpus() -> None:
+    rng = random.Random(1776)
+    hits = 0
+    for _ in range(5000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([9, 10, 10, 11])))
+        value = rng.choice(["", "1", "+1", "+1 ", "1-"]) + _spell(rng, digits)
+        region = rng.choice(["us", "ca", "pr", "jm", "gb", ""])
+        fast = _nanp_fast_path(value, region)
+        if fast is not None:
+            hits += 1
+            assert fast == _phone_by_the_spec(value, region), (value, region)
+    assert hits > 1000  # the fast path covers the common forms, it is not vacuous
+
+
+def _spell(rng: random.Random, digits: str) -> str:
+    """The digits as people type them: groups split by spaces, dashes, dots, parens."""
+    out, i = [], 0
+    while i < len(digits):
+        size = rng.randint(1, 4)
+        group = digits[i : i + size]
+        i += size
+        style = rng.random()
+        if style < 0.1 and i < len(digits):
+            group = f"({group})"
+        out.append(group)
+        out.append(rng.choice(["", " ", " ", "-", ".", "  ", " - "]) if i < len(digits) else "")
+    return "".join(out)
+
+
+def _phone_corpus(count: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        region = rng.choice(PHONE_REGIONS)
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        assert meta is not None
+        lengths = list(meta.general_desc.possible_length) + list(
+            meta.general_desc.possible_length_local_only
+        )
+        size = max(1, rng.choice(lengths) + rng.choice([-2, -1, 0, 0, 0, 0, 1, 2]))
+        body = "".join(rng.choice("0123456789") for _ in range(size))
+        if rng.random() < 0.7:  # mostly a real-looking leading digit
+            example = phonenumbers.example_number(region)
+            if example is not None:
+                nsn = phonenumbers.national_significant_number(example)
+                body = nsn[: rng.randint(1, 3)] + body[3:]
+        prefix = meta.national_prefix or "0"
+        form = rng.random()
+        if form < 0.4:
+            text = f"+{meta.country_code} " + _spell(rng, body)
+        elif form < 0.5:
+            text = f"+{meta.country_code} ({prefix})" + _spell(rng, body)
+        elif form < 0.8:
+            text = _spell(rng, prefix + body)
+        elif form < 0.9:
+            text = _spell(rng, body)
+        else:
+            text = _spell(rng, f"{meta.country_code}" + body)
+        if rng.random() < 0.05:
+            text = f" {text} "
+        home = region if rng.random() < 0.8 else rng.choice(PHONE_REGIONS)
+        cases.append((text, rng.choice([home.lower(), home.lower(), ""])))
+    return cases
+
+
+@pytest.mark.slow  # 50,000 numbers; the property test below runs every time
+def test_intl_phone_fast_path_agrees_on_a_corpus() -> None:
+    hits = 0
+    for value, region in _phone_corpus(50_000, seed=2026):
+        fast = _intl_fast_path(value, region)
+        if fast is not None:
+            hits += 1
+            assert fast == _phone_by_the_spec(value, region), (value, region)
+    assert hits > 15_000  # the fast path covers the common forms, it is not vacuous
+
+
+@settings(max_examples=1200, deadline=None)
+@given(
+    value=st.text(alphabet="+0123456789 ().-", min_size=1, max_size=24)
+    | st.from_regex(r"\+[1-9][0-9]{0,2}[ .-]?[0-9 ().-]{2,20}", fullmatch=True),
+    region=st.sampled_from([r.lower() for r in PHONE_REGIONS] + ["", "xx", "001"]),
+)
+def test_intl_phone_fast_path_agrees_on_any_plain_input(value: str, region: str) -> None:
+    fast = _intl_fast_path(value, region)
+    slow = _phone_by_the_spec(value, region)
+    if fast is not None:
+        assert fast == slow
+    assert norm_phone(value, region) == slow
