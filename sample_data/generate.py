@@ -1161,9 +1161,10 @@ fbocli upload   sample_data/pos-transactions.csv -c sample_data/fbocli.toml --dr
 Both files deliberately contain bad records, so `validate` exits **1** (it found
 rejects) and lists them; `upload --dry-run` exits **0** (every accepted event would
 be delivered) unless `--strict` is given. Rejected records are written, with their
-reason, to the rejects file whose path is printed. In `pos-transactions.csv` the
-`Store` and `Cashier` columns are not mapped: `validate` reports them as ignored and
-they are never sent.
+reason, to the rejects file whose path is printed; what each reason means is in
+[docs/mapping.md](../docs/mapping.md#reject-reasons-and-skips). In
+`pos-transactions.csv` the `Store` and `Cashier` columns are not mapped: `validate`
+reports them as ignored and they are never sent.
 
 Names, emails (`example.*` domains), phones (555-01xx and Ofcom drama numbers),
 order ids and dataset IDs are made up.
@@ -1193,10 +1194,13 @@ README_TAIL = """
 
 `generate.py` builds each record for one intended outcome, then an independent
 classifier re-reads the written files with the rules of the mapping contract
-(`mapping.md`, as `generate.py` understands it) and must agree; every bad record carries exactly
-one fault, so the expected reason does not depend on the order of the checks. The
-counts are also printed as JSON by `python sample_data/generate.py --expected`, in
-the shape of `fbocli ... --json`'s `records`, `reasons`, `skips` and `datasets`.
+([docs/mapping.md](../docs/mapping.md), as `generate.py` understands them) and must
+agree; every bad record carries exactly one fault, so the expected reason does not
+depend on the order of the checks. The counts are also printed as JSON by
+`python sample_data/generate.py --expected`: `records`, `reasons` and `skips` in the
+shape of `fbocli ... --json`, then the events built in all, per dataset and per Meta
+event. `python sample_data/generate.py --check` exits 1 when a file on disk differs
+from what the generator writes.
 """
 
 
