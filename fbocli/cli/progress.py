@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from fbocli.stats import RunSummary
@@ -71,12 +70,7 @@ class ProgressDisplay:
         # pipeline has forked its mapping workers: forking with threads running is unsafe.
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:

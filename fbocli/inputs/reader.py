@@ -20,7 +20,6 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 from fbocli.errors import InputError, UsageError
@@ -345,10 +344,5 @@ class InputReader:
     def __enter__(self) -> InputReader:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

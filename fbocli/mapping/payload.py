@@ -29,19 +29,13 @@ _LEGACY_TOP = ("currency", "value", "content_type", "content_ids", "contents", "
 _LEGACY_KEYS = {"em": "email", "ph": "phone", "ge": "gen", "zp": "zip", "external_id": "extern_id"}
 _CAPI_ONLY_USER = frozenset({"doby", "dobm", "dobd"})
 Ldu = tuple[list[str], int | None, int | None]  # options, country, state
+Keys = Mapping[str, Any]  # user_data or custom_data
 # (event_name, event_time, event_id, user_data, custom_data, LDU) -> the event's dict
-EventBuilder = Callable[
-    [str, int, str, Mapping[str, Any], Mapping[str, Any], Ldu | None], dict[str, Any]
-]
+EventBuilder = Callable[[str, int, str, Keys, Keys, Ldu | None], dict[str, Any]]
 
 
 def capi_event(
-    event_name: str,
-    event_time: int,
-    event_id: str,
-    user: Mapping[str, Any],
-    custom: Mapping[str, Any],
-    ldu: Ldu | None,
+    event_name: str, event_time: int, event_id: str, user: Keys, custom: Keys, ldu: Ldu | None
 ) -> dict[str, Any]:
     """The Conversions API event (mapping.md section 6); doby/dobm/dobd never leak into it."""
     if not _CAPI_ONLY_USER.isdisjoint(user):
@@ -60,12 +54,7 @@ def capi_event(
 
 
 def offline_event(
-    event_name: str,
-    event_time: int,
-    event_id: str,
-    user: Mapping[str, Any],
-    custom: Mapping[str, Any],
-    ldu: Ldu | None,
+    event_name: str, event_time: int, event_id: str, user: Keys, custom: Keys, ldu: Ldu | None
 ) -> dict[str, Any]:
     """The legacy Offline Conversions API event (mapping.md section 9).
 
