@@ -9,6 +9,7 @@ family, each with its ``exit_status``; a run stopped part-way carries its summar
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,13 +25,14 @@ from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
 from fbocli.mapping import message as mapping
 from fbocli.mapping.message import Event, MapContext
 from fbocli.pipeline import DEFAULT_TUNING, Format, Tuning, run
-from fbocli.rejects import RejectsWriter, default_rejects_path
+from fbocli.rejects import RejectsWriter, default_rejects_path, prune_rejects
 from fbocli.secret import Secret
 from fbocli.settings import Settings
 from fbocli.sinks import CountingSink, Sink
 from fbocli.sinks.dryrun import DryRunSink
 from fbocli.sinks.upload import Abandoned, UploadSink, journal_filter
 from fbocli.stats import RunSummary
+from fbocli.versions import expiry_warning
 
 if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a run talks to Meta.
     from fbocli.graph import GraphClient
@@ -120,6 +122,7 @@ def validate(
     fmt: Format = "auto",
     rejects: str | Path | None = None,
     state_dir: str | Path | None = None,
+    strict: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
     warn: Warn | None = None,
@@ -128,17 +131,18 @@ def validate(
     """The whole pipeline without network: what an upload would send, and every reject.
 
     Rejected records go to ``rejects`` (default: a new file under ``state_dir``'s
-    ``rejects/``, the user state directory by default), which is left only if something
-    was rejected (``summary.rejects_file``).
+    ``rejects/``, the user state directory by default), which exists only if something
+    was rejected (``summary.rejects_file``). ``summary.exit_code`` is 1 when records
+    were rejected or none could become an event.
     """
-    _warn_legacy(config, warn)
-    summary = RunSummary(
-        dry_run=True, validate=True, offline=config.destination.api == "offline", now=unix_time(now)
-    )
-    writer = _rejects_writer(rejects, state_dir)
-    return _run(
-        config, paths, summary, CountingSink(summary), writer, fmt, None, progress, stdin, tuning
-    )
+    summary = _summary(config, paths, now, dry_run=True, validate=True, strict=strict)
+    notes = _Notes(summary, warn)
+    _start(config, notes)
+    state = resolve_state_dir(state_dir)
+    prune_rejects(state, config.state.keep_rejects_days)
+    writer = _rejects_writer(rejects, state, summary.run_id)
+    _run(config, summary, CountingSink(summary), writer, fmt, None, progress, stdin, tuning)
+    return _finish(summary, config, notes)
 
 
 def upload(
@@ -156,6 +160,7 @@ def upload(
     test_event_code: str | None = None,
     fmt: Format = "auto",
     rejects: str | Path | None = None,
+    strict: bool = False,
     stdin: BinaryIO | None = None,
     progress: Progress | None = None,
     warn: Warn | None = None,
@@ -168,27 +173,27 @@ def upload(
     were delivered are skipped unless ``force``. With ``dry_run``, ``output`` (a path or
     a binary stream) receives each request that would be sent. Raises FbocliError when
     the run cannot start or stops part-way (then with ``error.summary``); a run that
-    finishes returns its summary, failed deliveries included (``summary.exit_status()``).
+    finishes returns its summary, failed deliveries included (``summary.exit_code``).
+    An upload that sends (not a dry run) is kept in the state directory's list of runs.
     """
     config = with_overrides(config, workers, batch_size, test_event_code)
-    _warn_legacy(config, warn)
-    summary = RunSummary(
-        dry_run=dry_run, offline=config.destination.api == "offline", now=unix_time(now)
-    )
+    summary = _summary(config, paths, now, dry_run=dry_run, validate=False, strict=strict)
+    notes = _Notes(summary, warn)
     secret = None if dry_run else _token(token)
+    _start(config, notes)
     if (
         secret is not None
         and now is not None
         and abs(summary.now - time.time()) > 3600
         and config.destination.targets_meta  # a proxy or test server may keep its own clock
-        and warn is not None
     ):
-        warn(CLOCK_WARNING)
+        notes.warn(CLOCK_WARNING)
     state = resolve_state_dir(state_dir)
     with ExitStack() as stack:
         if secret is not None:  # one upload per state directory; a dry run sends nothing
             stack.enter_context(StateLock(state))
-        writer = _rejects_writer(rejects, state)
+        prune_rejects(state, config.state.keep_rejects_days)
+        writer = _rejects_writer(rejects, state, summary.run_id)
         stack.callback(writer.close)
         journal = stack.enter_context(Journal(state / JOURNAL_FILE))
         sink: Sink
@@ -201,7 +206,12 @@ def upload(
             client = stack.enter_context(_client(config, secret, stop, retry, tuning))
             sink = UploadSink(summary, config, client, journal, writer, stop)
         keep = None if force else journal_filter(journal, summary)
-        return _run(config, paths, summary, sink, writer, fmt, keep, progress, stdin, tuning)
+        try:
+            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning)
+            return _finish(summary, config, notes)
+        finally:
+            if secret is not None and summary.exit_code is not None:
+                journal.record_run(summary.run_id, summary.started_at, summary.to_dict())
 
 
 def with_overrides(
@@ -230,9 +240,59 @@ def with_overrides(
     return dataclasses.replace(config, upload=upload_settings, destination=destination)
 
 
-def _run(
+def _summary(
     config: Settings,
     paths: Sequence[str | Path],
+    now: Now,
+    *,
+    dry_run: bool,
+    validate: bool,
+    strict: bool,
+) -> RunSummary:
+    destination = config.destination
+    return RunSummary(
+        dry_run=dry_run,
+        validate=validate,
+        strict=strict,
+        offline=destination.api == "offline",
+        now=unix_time(now),
+        inputs=[str(path) for path in paths],
+        api_version=destination.api_version,
+        test_event_code=destination.test_event_code or None,
+    )
+
+
+class _Notes:
+    """Warnings: said as they arise (``warn``), and kept in the summary."""
+
+    def __init__(self, summary: RunSummary, warn: Warn | None) -> None:
+        self.summary = summary
+        self._warn = warn
+
+    def warn(self, message: str) -> None:
+        self.summary.warnings.append(message)
+        if self._warn is not None:
+            self._warn(message)
+
+
+def _start(config: Settings, notes: _Notes) -> None:
+    """What to say before a run reads anything."""
+    destination = config.destination
+    if destination.api == "offline" and destination.targets_meta:
+        notes.warn(LEGACY_WARNING)
+    expiring = expiry_warning(destination.api_version, datetime.now(UTC).date())
+    if expiring is not None:
+        notes.warn(f"{expiring}: set api_version in [destination] of the configuration")
+    if destination.test_event_code and destination.api == "conversions":
+        notes.warn(
+            f"test event code {destination.test_event_code}: Meta processes test events "
+            "like real ones (they count in its measurement); they are journaled, so a "
+            "later upload skips them as already sent (--force sends them again)"
+        )
+
+
+def _run(
+    config: Settings,
     summary: RunSummary,
     sink: Sink,
     rejects: RejectsWriter,
@@ -241,11 +301,11 @@ def _run(
     progress: Progress | None,
     stdin: BinaryIO | None,
     tuning: Tuning,
-) -> RunSummary:
+) -> None:
     try:
-        return run(
+        run(
             config,
-            [str(path) for path in paths],
+            summary.inputs,
             fmt=fmt,
             summary=summary,
             sink=sink,
@@ -256,21 +316,37 @@ def _run(
             tuning=tuning,
         )
     except FbocliError as error:
+        summary.finish(error.exit_status)
         if summary.read:  # stopped part-way: what was delivered and what was not
             error.summary = summary
         raise
 
 
-def _warn_legacy(config: Settings, warn: Warn | None) -> None:
-    if warn is not None and config.destination.api == "offline" and config.destination.targets_meta:
-        warn(LEGACY_WARNING)
+def _finish(summary: RunSummary, config: Settings, notes: _Notes) -> RunSummary:
+    """What to say after a run, and its exit status."""
+    for path in summary.empty_inputs:
+        notes.warn(f"{path}: no records (the input is empty)")
+    names = {*config.events, *config.lead_events, *config.registration_events}
+    folded = {name.casefold(): name for name in names}
+    for unmapped in summary.unmapped:
+        close = folded.get(unmapped.casefold()) or next(
+            iter(difflib.get_close_matches(unmapped, names, n=1, cutoff=0.75)), None
+        )
+        if close is not None:
+            summary.suggestions[unmapped] = close
+    for code, n in summary.test_events.most_common():
+        notes.warn(
+            f"{n} of the events already sent were sent as test events with code {code}: Meta "
+            "processed them like real ones; --force sends them again"
+        )
+    summary.finish(summary.exit_status())
+    return summary
 
 
-def _rejects_writer(rejects: str | Path | None, state_dir: str | Path | None) -> RejectsWriter:
+def _rejects_writer(rejects: str | Path | None, state: Path, run_id: str) -> RejectsWriter:
     if rejects:
         return RejectsWriter(Path(rejects))
-    state = state_dir if isinstance(state_dir, Path) else resolve_state_dir(state_dir)
-    return RejectsWriter(default_rejects_path(state))
+    return RejectsWriter(default_rejects_path(state, run_id))
 
 
 def _token(token: str | Secret | None) -> Secret:

@@ -26,8 +26,10 @@ from fbocli.settings import (
     Destination,
     MappingSettings,
     Settings,
+    StateSettings,
     UploadSettings,
 )
+from fbocli.versions import NEWEST
 
 INIT_HINT = "run `fbocli init` to write a commented starter config, or pass --config PATH"
 _VERSION = re.compile(r"^v\d+\.\d+$")
@@ -218,7 +220,16 @@ def parse_settings(
     c.unknown(
         data,
         "",
-        {"destination", "events", "lead_events", "registration_events", "mapping", "upload", "csv"},
+        {
+            "destination",
+            "events",
+            "lead_events",
+            "registration_events",
+            "mapping",
+            "upload",
+            "csv",
+            "state",
+        },
     )
     c.problems = [
         p.replace("unknown key .", "unknown top-level table [") + "]"
@@ -257,7 +268,7 @@ def parse_settings(
             "api_version",
             str,
             DEFAULT_API_VERSION,
-            lambda v: None if _VERSION.match(v) else f'must look like "v24.0", got {v!r}',
+            lambda v: None if _VERSION.match(v) else f'must look like "{NEWEST}", got {v!r}',
         ),
         graph_url=graph_url.rstrip("/"),
         upload_tag=c.get(
@@ -380,6 +391,11 @@ def parse_settings(
         dayfirst=c.get(s, "csv", "dayfirst", bool, False),
         columns=tuple(columns),
     )
+    t = c.table(data, "state")
+    c.unknown(t, "state", {"keep_rejects_days"})
+    state = StateSettings(
+        keep_rejects_days=c.get(t, "state", "keep_rejects_days", int, 30, _between(0, 3650)),
+    )
     if c.problems:
         raise ConfigError(c.problems, path=str(path) if path else None)
     return Settings(
@@ -390,6 +406,7 @@ def parse_settings(
         mapping=mapping,
         upload=upload,
         csv=csv,
+        state=state,
         path=path,
     )
 

@@ -6,6 +6,7 @@ stderr and its exit status; nothing else in the core knows about exit codes.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
@@ -24,7 +25,7 @@ class ExitStatus(IntEnum):
 class FbocliError(Exception):
     """Root of every error fbocli reports to a user."""
 
-    exit_status: ExitStatus = ExitStatus.FAILURE
+    exit_status: int = ExitStatus.FAILURE
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -92,9 +93,29 @@ class LockError(FbocliError):
 
 
 class Interrupted(FbocliError):
-    """The user pressed Ctrl-C; acknowledged batches are journaled (exit 130)."""
+    """Ctrl-C or a stop signal ended the run; acknowledged batches are journaled.
 
-    exit_status = ExitStatus.INTERRUPTED
+    The exit status is 128 + the signal's number, as a shell reports it: 130 for Ctrl-C
+    (SIGINT), 143 for SIGTERM, 129 for SIGHUP.
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        what = "interrupted" if signum == signal.SIGINT else f"stopped by {_name(signum)}"
+        super().__init__(
+            f"{what}: acknowledged batches are journaled; run the same command again to "
+            "send the rest"
+        )
+        self.signum = signum
+        self.exit_status = 128 + signum
+
+
+class Stop(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) raised where Ctrl-C would be, to unwind the same
+    way: in-flight batches finish, the journal stays consistent, the summary is kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class Rejected(FbocliError):
@@ -105,3 +126,11 @@ class Rejected(FbocliError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def _name(signum: int) -> str:
+    """``SIGTERM`` for 15."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -24,6 +24,7 @@ from requests.auth import AuthBase
 from fbocli import __version__, wire
 from fbocli.errors import ApiVersionError, AuthError, FbocliError
 from fbocli.secret import Secret, redact
+from fbocli.versions import NEWEST
 
 Api = Literal["conversions", "offline"]
 ErrorKind = Literal[
@@ -51,12 +52,16 @@ class GraphErrorInfo:
 
     def describe(self) -> str:
         """One line for a person: the message and the identifiers Meta support asks for."""
+        return f"{self.message} ({self.ids()})"
+
+    def ids(self) -> str:
+        """``code 100, subcode 33, fbtrace_id A1b2`` (or the HTTP status without a code)."""
         parts = [f"code {self.code}" if self.code is not None else f"HTTP {self.status}"]
         if self.subcode is not None:
             parts.append(f"subcode {self.subcode}")
         if self.fbtrace_id:
             parts.append(f"fbtrace_id {self.fbtrace_id}")
-        return f"{self.message} ({', '.join(parts)})"
+        return ", ".join(parts)
 
 
 class GraphError(FbocliError):
@@ -69,13 +74,21 @@ class GraphError(FbocliError):
         self.info = info
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why events were not delivered: in words, and Meta's error when Meta answered."""
+
+    reason: str  # without Meta's identifiers, so that one cause is one row
+    info: GraphErrorInfo | None = None
+
+
 @dataclass
 class BatchResult:
     """Per-event outcome of one ``send_events`` call; indices refer to the events passed."""
 
     delivered: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)  # api_rejected
-    failed: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, Failure]] = field(default_factory=list)
     retries: int = 0
 
 
@@ -282,6 +295,10 @@ class _Outcome:
     reason: str
     retries: int
 
+    def describe(self) -> str:
+        """The reason with Meta's identifiers (code, subcode, fbtrace_id) when it answered."""
+        return f"{self.reason} ({self.info.ids()})" if self.info is not None else self.reason
+
 
 class _Throttle:
     """A pause shared by every worker thread, set when Meta reports usage near 100 %."""
@@ -352,7 +369,7 @@ class GraphClient:
         self._random = random
         self._on_retry = on_retry
         self._throttle = _Throttle(clock)  # clock: pairs with a test's fake sleep
-        self._missing: dict[str, str] = {}  # dataset -> failure reason, once Meta said so
+        self._missing: dict[str, Failure] = {}  # dataset -> why, once Meta said it is gone
         self._missing_lock = threading.Lock()
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
@@ -414,7 +431,7 @@ class GraphClient:
         if out.body is not None:
             return out.body
         raise GraphError(
-            self._text(f"Graph API request {path} failed: {out.reason}"), info=out.info
+            self._text(f"Graph API request {path} failed: {out.describe()}"), info=out.info
         )
 
     # ------------------------------------------------------------ events
@@ -444,16 +461,20 @@ class GraphClient:
         if out.body is not None:
             self._acknowledge(out.body, indices, api, result)
         elif out.kind == "exhausted":
-            result.failed.extend((i, out.reason) for i in indices)
+            failure = Failure(out.reason, out.info)
+            result.failed.extend((i, failure) for i in indices)
         elif out.kind == "missing_dataset":
             assert out.info is not None
-            reason = self._text(
-                f"dataset {dataset_id} does not exist or is not visible to this token: "
-                f"{out.info.describe()}"
+            failure = Failure(
+                self._text(
+                    f"dataset {dataset_id} does not exist or is not visible to this token: "
+                    f"{out.info.message}"
+                ),
+                out.info,
             )
             with self._missing_lock:
-                self._missing.setdefault(dataset_id, reason)
-            result.failed.extend((i, reason) for i in indices)
+                failure = self._missing.setdefault(dataset_id, failure)
+            result.failed.extend((i, failure) for i in indices)
         elif out.kind == "invalid" and out.info is not None:
             if len(indices) == 1:
                 result.rejected.append((indices[0], out.info.message))
@@ -472,10 +493,12 @@ class GraphClient:
             result.delivered.extend(indices)
             return
         if count is None:
-            reason = f"Meta's success response did not include {key}; events not confirmed"
+            failure = Failure(
+                f"Meta's success response did not include {key}; events not confirmed"
+            )
         else:
-            reason = f"Meta acknowledged {count} of {len(indices)} events"
-        result.failed.extend((i, reason) for i in indices)
+            failure = Failure(f"Meta acknowledged {count} of {len(indices)} events")
+        result.failed.extend((i, failure) for i in indices)
 
     # ------------------------------------------------------------ errors
 
@@ -492,7 +515,8 @@ class GraphClient:
         if out.kind == "version":
             raise ApiVersionError(
                 self._text(f"Graph API version {self._api_version} is deprecated: {detail}"),
-                hint="raise `api_version` in [destination] of the configuration",
+                hint=f'set api_version = "{NEWEST}" (the newest version fbocli knows) '
+                "in [destination] of the configuration",
             ) from None
         if out.kind == "permission" and dataset_id is not None:
             raise AuthError(
@@ -511,7 +535,7 @@ class GraphClient:
         if out.kind in ("auth", "version"):
             self._raise_fatal(out, None)
         raise GraphError(
-            self._text(f"Graph API request {path} failed: {out.reason}"), info=out.info
+            self._text(f"Graph API request {path} failed: {out.describe()}"), info=out.info
         ) from None
 
     # ------------------------------------------------------------ transport
@@ -600,10 +624,10 @@ class GraphClient:
                     info = parse_error(resp.status_code, resp.content, self._token)
                     kind = classify(info)
                 if kind not in ("transient", "rate_limit"):
-                    return _Outcome(None, info, kind, info.describe(), attempt)
+                    return _Outcome(None, info, kind, info.message, attempt)
                 rate_limited = kind == "rate_limit"
                 told = server_wait(resp.headers)
-                reason = ("rate limited: " if rate_limited else "") + info.describe()
+                reason = ("rate limited: " if rate_limited else "") + info.message
             if attempt + 1 >= tries:
                 text = f"gave up after {tries} tries: {reason}"
                 return _Outcome(None, info, "exhausted", text, attempt)
@@ -613,5 +637,5 @@ class GraphClient:
                 # a server-told 0 means "retry soon": the short base, not the rate-limit one
                 use_rate_base = rate_limited and told is None
                 wait = policy.backoff(attempt, self._random(), rate_limited=use_rate_base)
-            self._wait(wait, reason)
+            self._wait(wait, f"{reason} ({info.ids()})" if info is not None else reason)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -17,10 +17,10 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import platformdirs
 
@@ -28,7 +28,7 @@ from fbocli.errors import LocalWriteError, LockError, StateError
 
 JOURNAL_FILE = "journal.sqlite3"
 LOCK_FILE = "upload.lock"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _STATE_HINT = "pass --state-dir or set FBOCLI_STATE_DIR to a writable directory"
 
@@ -36,15 +36,22 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS sent ("
     " dataset_id TEXT NOT NULL, event_name TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " batch_id TEXT NOT NULL, sent_at REAL NOT NULL,"
+    " batch_id TEXT NOT NULL, sent_at REAL NOT NULL, test_event_code TEXT,"
     " PRIMARY KEY (dataset_id, event_name, event_id)) WITHOUT ROWID",
+    # One row per upload run: its --json summary (counts, reasons, no personal data).
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " run_id TEXT PRIMARY KEY, started_at REAL NOT NULL, summary TEXT NOT NULL) WITHOUT ROWID",
 )
+# What each older schema version needs to become the current one.
+_MIGRATIONS = {
+    1: ("ALTER TABLE sent ADD COLUMN test_event_code TEXT",),
+}
 
 # One statement whatever the number of keys: the keys travel as a single JSON
 # parameter, so a 2000-key batch costs one primary-key lookup per key and never
 # approaches SQLite's bound-parameter limit.
 _ALREADY_SENT_SQL = (
-    "SELECT s.event_name, s.event_id"
+    "SELECT s.event_name, s.event_id, s.test_event_code"
     " FROM json_each(?) AS k CROSS JOIN sent AS s"  # CROSS JOIN: keys drive the loop
     " WHERE s.dataset_id = ?"
     " AND s.event_name = json_extract(k.value, '$[0]')"
@@ -52,8 +59,9 @@ _ALREADY_SENT_SQL = (
 )
 _ANY_ROW_SQL = "SELECT 1 FROM sent WHERE dataset_id = ? LIMIT 1"
 _RECORD_SQL = (
-    "INSERT OR REPLACE INTO sent (dataset_id, event_name, event_id, batch_id, sent_at)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO sent"
+    " (dataset_id, event_name, event_id, batch_id, sent_at, test_event_code)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -131,17 +139,18 @@ class Journal:
 
     def already_sent(
         self, dataset_id: str, keys: Sequence[tuple[str, str]]
-    ) -> set[tuple[str, str]]:
-        """The (event_name, event_id) pairs of ``keys`` recorded for ``dataset_id``."""
+    ) -> dict[tuple[str, str], str | None]:
+        """The (event_name, event_id) pairs of ``keys`` recorded for ``dataset_id``, each
+        with the test event code it was sent with (None: a real upload)."""
         if not keys:
-            return set()
+            return {}
         with self._lock:
             try:
                 if not self._rows_for(dataset_id):
-                    return set()
+                    return {}
                 payload = json.dumps([[name, event_id] for name, event_id in dict.fromkeys(keys)])
                 rows = self._connection().execute(_ALREADY_SENT_SQL, (payload, dataset_id))
-                return {(str(name), str(event_id)) for name, event_id in rows}
+                return {(str(name), str(event_id)): code for name, event_id, code in rows}
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from exc
 
@@ -167,10 +176,14 @@ class Journal:
         keys: Iterable[tuple[str, str]],
         batch_id: str,
         sent_at: float | None = None,
+        *,
+        test_event_code: str | None = None,
     ) -> None:
-        """Record one acknowledged batch in a single durable transaction."""
+        """Record one acknowledged batch in a single durable transaction (``test_event_code``:
+        the code it was sent with, when it was a test)."""
         when = time.time() if sent_at is None else sent_at
-        rows = [(dataset_id, name, event_id, batch_id, when) for name, event_id in keys]
+        code = test_event_code or None
+        rows = [(dataset_id, name, event_id, batch_id, when, code) for name, event_id in keys]
         if not rows:
             return
         with self._lock:
@@ -188,15 +201,48 @@ class Journal:
             self._has_rows[dataset_id] = True
 
     def prune(self, older_than: float) -> int:
-        """Forget events sent before ``older_than`` (epoch seconds); returns how many."""
+        """Forget events sent, and runs started, before ``older_than`` (epoch seconds);
+        returns how many events."""
         with self._lock:
             try:
-                cursor = self._connection().execute(
-                    "DELETE FROM sent WHERE sent_at < ?", (older_than,)
-                )
+                conn = self._connection()
+                cursor = conn.execute("DELETE FROM sent WHERE sent_at < ?", (older_than,))
+                conn.execute("DELETE FROM runs WHERE started_at < ?", (older_than,))
             except sqlite3.Error as exc:
                 raise self._error("cannot write", exc) from exc
             return cursor.rowcount
+
+    def record_run(self, run_id: str, started_at: float, summary: Mapping[str, Any]) -> None:
+        """Keep one upload run's summary (``fbocli runs``)."""
+        with self._lock:
+            try:
+                self._connection().execute(
+                    "INSERT OR REPLACE INTO runs (run_id, started_at, summary) VALUES (?, ?, ?)",
+                    (run_id, started_at, json.dumps(summary)),
+                )
+            except sqlite3.Error as exc:
+                raise self._error("cannot write", exc) from exc
+
+    def runs(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Past upload runs' summaries, newest first."""
+        with self._lock:
+            try:
+                rows = self._connection().execute(
+                    "SELECT summary FROM runs ORDER BY started_at DESC LIMIT ?",
+                    (-1 if limit is None else limit,),
+                )
+                found = [row[0] for row in rows]
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+        out: list[dict[str, Any]] = []
+        for text in found:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
 
     def count(self) -> int:
         """Number of recorded events."""
@@ -240,6 +286,13 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        found = _schema_version(conn)
+        if found is not None and found in _MIGRATIONS:
+            for statement in _MIGRATIONS[found]:
+                conn.execute(statement)
+            conn.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
         for statement in _SCHEMA:
             conn.execute(statement)
         conn.execute(
@@ -260,24 +313,24 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
         )
 
 
-_HELD: set[int] = set()  # the descriptors of the locks this process holds
-
-
-def _drop_locks_in_child() -> None:
-    """A forked child (a mapping worker) does not keep the upload's lock: a flock lives
-    as long as any process holds its descriptor, so an upload killed with -9 would stay
-    locked until its workers noticed and left."""
-    for fd in _HELD:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD.clear()
-
-
-os.register_at_fork(after_in_child=_drop_locks_in_child)
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version an existing journal records, None for a new one."""
+    table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if table is None:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
 class StateLock:
-    """One upload per state directory, via ``flock`` (the kernel drops it when we die)."""
+    """One upload per state directory, via a POSIX record lock (``lockf``).
+
+    The kernel drops it when this process dies, however it dies; and unlike ``flock``, a
+    forked child (a mapping worker) does not hold it, so an orphaned worker that outlives
+    a killed run for a moment never blocks the next run.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
@@ -295,8 +348,8 @@ class StateLock:
                 f"cannot open lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: someone holds it
             os.close(fd)
             raise LockError(
                 f"another fbocli upload is running ({self._holder()}): {self.state_dir}",
@@ -311,7 +364,6 @@ class StateLock:
                 f"cannot lock {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc
         self._fd = fd
-        _HELD.add(fd)
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -328,14 +380,13 @@ class StateLock:
             ) from None
 
     def release(self) -> None:
-        """Drop the lock; the file stays (unlinking a flock file invites races)."""
+        """Drop the lock; the file stays (unlinking a lock file invites races)."""
         fd, self._fd = self._fd, None
         if fd is None:
             return
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        _HELD.discard(fd)
-        os.close(fd)  # closing the descriptor releases the flock
+        os.close(fd)  # closing the descriptor releases the lock
 
     def __enter__(self) -> Self:
         self.acquire()

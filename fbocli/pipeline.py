@@ -8,6 +8,7 @@ their rejects written and their events batched per dataset into the sink.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,12 +23,11 @@ from fbocli.pool import MappingPool, cpu_count
 from fbocli.rejects import RejectsWriter
 from fbocli.settings import Settings
 from fbocli.sinks import Sink
-from fbocli.stats import RunSummary
+from fbocli.stats import STOPPED, RunSummary
 
 Format = Literal["auto", "jsonl", "csv"]
 Progress = Callable[[RunSummary, int], None]  # (summary so far, bytes read so far)
 
-STOPPED = "not sent: the run was stopped"
 POOL_MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up does not pay
 
 
@@ -71,7 +71,10 @@ def run(
             stack.callback(pool.terminate)  # also on Ctrl-C: never leave workers behind
         try:
             done = 0
+            if progress is not None:
+                progress(summary, 0)  # the display starts now (after the pool forked)
             for reader in readers:
+                read_before = summary.read
                 chunks = reader.chunks()
                 results: Iterator[Mapped] = (
                     pool.map(chunks) if pool is not None else (map_chunk(ctx, c) for c in chunks)
@@ -84,17 +87,16 @@ def run(
                     if progress is not None:
                         progress(summary, done + reader.bytes_read)
                 done += reader.bytes_read
+                if summary.read == read_before:
+                    summary.empty_inputs.append(reader.source)
                 if reader.csv_report is not None:
                     summary.csv_reports.append(reader.csv_report)
             batcher.flush()
             sink.close()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or a stop signal the CLI turned into one
             sink.abort()
             summary.count_unsent(STOPPED)
-            raise Interrupted(
-                "interrupted: acknowledged batches are journaled; run the same "
-                "command again to send the rest"
-            ) from None
+            raise Interrupted(getattr(stop, "signum", signal.SIGINT)) from None
         except BaseException:
             # A fatal error (expired token, ...): wait for the senders before the journal
             # and the rejects file close under them.

@@ -69,7 +69,7 @@ class MappingPool:
         self._workers = [
             context.Process(
                 target=_serve,
-                args=(self._tasks, writer, lock, ctx),
+                args=(self._tasks, writer, lock, ctx, os.getpid()),
                 name=f"fbocli-map-{n}",
                 daemon=True,
             )
@@ -118,7 +118,7 @@ class MappingPool:
         they may be mid-block, whose result nobody needs any more."""
         for worker in self._workers:
             if worker.is_alive():
-                worker.terminate()
+                worker.kill()  # (workers ignore SIGTERM: stopping is the main process's)
         for worker in self._workers:
             worker.join()
         self._tasks.cancel_join_thread()  # blocks never taken need not be flushed
@@ -160,9 +160,10 @@ def _serve(
     results: Connection,
     lock: Lock,
     ctx: MapContext,
+    parent: int,
 ) -> None:
     """A worker's life: map chunks until told to stop."""
-    _init()
+    _init(parent)
     while (task := tasks.get()) is not None:
         number, chunk = task
         result: Mapped | BaseException
@@ -177,12 +178,14 @@ def _serve(
             results.send_bytes(data)
 
 
-def _init() -> None:
+def _init(parent: int) -> None:
     """Set up a worker process: quiet, frozen heap, gone with its parent."""
-    # Ctrl-C is the main process's business: it stops the pool; workers must not print
-    # a KeyboardInterrupt traceback each.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    _die_with_parent(parent)
+    # Stopping is the main process's business (Ctrl-C, SIGTERM, SIGHUP reach the whole
+    # process group from a terminal, systemd or Docker): it stops the pool, and a worker
+    # must neither print a traceback nor die under a run that is still settling.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     # What the worker inherited (modules, phonenumbers' metadata) lives for its whole
     # life: out of the cyclic collector's sight, collections walk only the chunk in hand
     # (docs/performance.md has what this saves).
@@ -190,9 +193,25 @@ def _init() -> None:
     gc.freeze()
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A main process killed with -9 cannot stop its pool: idle workers would wait on the
-    task pipe forever (siblings keep it open), so each leaves once its parent is gone."""
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent: int) -> None:
+    """A main process killed with -9 cannot stop its pool: the kernel kills each worker
+    when its parent dies (Linux ``PR_SET_PDEATHSIG``); elsewhere a thread watches."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the setting took
+        os._exit(1)
+
+
+def _exit_with_parent(parent: int) -> None:  # pragma: no cover - not Linux
     while os.getppid() == parent:
         time.sleep(0.5)
     os._exit(1)

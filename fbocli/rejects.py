@@ -1,44 +1,78 @@
-"""The rejects file: one JSON line per record that was not sent, with its reason."""
+"""The rejects file: one JSON line per record that was not sent, with its reason.
+
+It holds the rejected records as read, personal data included, so it is private (0600)
+and short-lived: it is created only when a first record is rejected, and the files a
+run leaves in the state directory are deleted after ``[state] keep_rejects_days``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from fbocli.errors import LocalWriteError, StateError
+from fbocli.errors import LocalWriteError, StateError, UsageError
+
+REJECTS_DIR = "rejects"
+_PATTERN = "rejects-*.jsonl"
 
 
-def default_rejects_path(state_dir: Path) -> Path:
+def default_rejects_path(state_dir: Path, run_id: str) -> Path:
+    """``<state dir>/rejects/rejects-<UTC time>-<run id>.jsonl``."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return state_dir / "rejects" / f"rejects-{stamp}-{os.getpid()}.jsonl"
+    return state_dir / REJECTS_DIR / f"rejects-{stamp}-{run_id}.jsonl"
+
+
+def prune_rejects(state_dir: Path, keep_days: int, now: float | None = None) -> list[Path]:
+    """Delete the state directory's rejects files older than ``keep_days``; returns them."""
+    folder = state_dir / REJECTS_DIR
+    if not folder.is_dir():
+        return []
+    limit = (time.time() if now is None else now) - keep_days * 86400
+    removed: list[Path] = []
+    for path in folder.glob(_PATTERN):
+        try:
+            if path.is_file() and path.stat().st_mtime < limit:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone meanwhile, or not ours to delete: the next run tries again
+            continue
+    return removed
 
 
 class RejectsWriter:
-    """Opened (and so checked) before anything is sent; removed at the end if left empty.
-
-    The file holds the rejected records as read, personal data included, so it is created
-    0600: it never leaves the machine.
-    """
+    """Checked before anything is sent; the file itself appears with the first reject."""
 
     def __init__(self, path: Path) -> None:
+        if str(path) == "-":
+            raise UsageError(
+                "--rejects - is not supported: rejected records hold personal data and go "
+                "to a file",
+                hint="pass --rejects PATH, or leave it out to use the state directory",
+            )
         self.path = path
         self.count = 0
         self._lock = threading.Lock()
-        existed = path.exists()
+        self._file: IO[str] | None = None
+        self._check()
+
+    def _check(self) -> None:
+        """Fail now, not at the first reject: the folder must be creatable and writable."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            if self.path.is_dir():
+                raise IsADirectoryError(21, "is a directory")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".probe-"):
+                pass
         except OSError as exc:
             raise StateError(
-                f"cannot write the rejects file {path}: {exc.strerror or exc}",
+                f"cannot write the rejects file {self.path}: {exc.strerror or exc}",
                 hint="pass --rejects PATH in a writable directory, or fix the permissions",
             ) from None
-        self._created = not existed
-        self._file: IO[str] = os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
     def write(self, source: str, line: int, reason: str, detail: str, record: Any) -> None:
         entry = {
@@ -51,10 +85,17 @@ class RejectsWriter:
         text = json.dumps(entry, ensure_ascii=False, default=str, allow_nan=True)
         with self._lock:
             try:
+                if self._file is None:
+                    self._file = self._open()
                 self._file.write(text + "\n")
             except OSError as exc:
                 raise self._failed(exc) from None
             self.count += 1
+
+    def _open(self) -> IO[str]:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps no looser mode
+        return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
     def _failed(self, exc: OSError) -> LocalWriteError:
         return LocalWriteError(
@@ -69,11 +110,9 @@ class RejectsWriter:
 
     def close(self) -> None:
         with self._lock:
-            if self._file.closed:
+            if self._file is None or self._file.closed:
                 return
             try:
                 self._file.close()
             except OSError as exc:
                 raise self._failed(exc) from None
-            if not self.count and self._created:
-                self.path.unlink(missing_ok=True)

@@ -10,11 +10,13 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
+from fbocli.versions import NEWEST
+
 Api = Literal["conversions", "offline"]
 
 META_GRAPH_HOST = "graph.facebook.com"
 DEFAULT_GRAPH_URL = f"https://{META_GRAPH_HOST}"
-DEFAULT_API_VERSION = "v24.0"
+DEFAULT_API_VERSION = NEWEST  # the newest Marketing API version fbocli knows
 
 # Segment semantic ecommerce event -> Meta standard event (mapping.md section 2).
 SEMANTIC_EVENTS: Mapping[str, str] = MappingProxyType(
@@ -79,6 +81,11 @@ class CsvSettings:
     columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class StateSettings:
+    keep_rejects_days: int = 30  # rejects files in the state directory older than this go
+
+
 Route = tuple[str, str]  # (dataset_id, Meta event name)
 
 
@@ -91,6 +98,7 @@ class Settings:
     mapping: MappingSettings = field(default_factory=MappingSettings)
     upload: UploadSettings = field(default_factory=UploadSettings)
     csv: CsvSettings = field(default_factory=CsvSettings)
+    state: StateSettings = field(default_factory=StateSettings)
     path: Path | None = None  # the file these came from
 
     def routes(self, segment_event: str) -> tuple[Route, ...]:

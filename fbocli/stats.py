@@ -10,12 +10,15 @@ what became of each event (:meth:`RunSummary.result`). ``RunSummary.to_dict()`` 
 from __future__ import annotations
 
 import threading
+import time
+import uuid
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fbocli import __version__
 from fbocli.errors import ExitStatus
 from fbocli.inputs.csvfile import CsvReport
 from fbocli.mapping.message import Outcome
@@ -26,6 +29,7 @@ AGE_BUCKETS = ((2, "0–2 days"), (7, "2–7 days"), (28, "7–28 days"), (62, "
 _COVERED = frozenset(MATCH_KEYS)
 EXAMPLES_PER_REASON = 3
 DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
+STOPPED = "not sent: the run was stopped"
 
 
 @dataclass(slots=True)
@@ -44,6 +48,7 @@ class Counts:
     reasons: dict[str, int] = field(default_factory=dict)
     skips: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    unmapped: dict[str, int] = field(default_factory=dict)  # Segment event name -> records
     # Event times above limits[i] are younger than the i-th bucket from the oldest.
     limits: list[int] = field(init=False, repr=False)
 
@@ -60,6 +65,9 @@ class Counts:
             self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
         else:
             self.skips[outcome.reason] = self.skips.get(outcome.reason, 0) + 1
+            if outcome.reason == "unmapped_event":
+                name = outcome.segment_event
+                self.unmapped[name] = self.unmapped.get(name, 0) + 1
 
     def reject(self, reason: str, example: str) -> None:
         """One rejected record; ``example`` is ``source:line: detail``."""
@@ -75,13 +83,29 @@ _AGE_LABELS = (AGE_BUCKETS[-1][1], *(label for _, label in reversed(AGE_BUCKETS)
 
 
 @dataclass
+class FailureRow:
+    """Events of one dataset not delivered for one reason (Meta's identifiers kept)."""
+
+    events: int
+    fbtrace_id: str | None  # the first one seen: what to quote to Meta
+
+
+@dataclass
 class RunSummary:
     """Everything a run counted; :meth:`to_dict` is the ``--json`` summary (cli.md)."""
 
     dry_run: bool = False
     validate: bool = False  # a validate run (its rejects make the exit status 1)
+    strict: bool = False  # --strict: rejects make the exit status 1
     offline: bool = False  # legacy payload: custom event names go out as "Other"
     now: int = 0
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    exit_code: int | None = None
+    inputs: list[str] = field(default_factory=list)
+    api_version: str = ""
+    test_event_code: str | None = None
     read: int = 0
     accepted: int = 0
     rejected: int = 0
@@ -101,7 +125,16 @@ class RunSummary:
     coverage: Counter[str] = field(default_factory=Counter)
     ages: Counter[str] = field(default_factory=Counter)
     csv_reports: list[CsvReport] = field(default_factory=list)
-    failures: Counter[str] = field(default_factory=Counter)
+    # (dataset, reason, code, subcode) -> events and the first fbtrace_id
+    failures: dict[tuple[str, str, int | None, int | None], FailureRow] = field(
+        default_factory=dict
+    )
+    unmapped: Counter[str] = field(default_factory=Counter)
+    suggestions: dict[str, str] = field(default_factory=dict)  # unmapped -> close configured
+    unrecognised: dict[str, Counter[str]] = field(default_factory=dict)  # field -> value -> n
+    test_events: Counter[str] = field(default_factory=Counter)  # already sent as test: code -> n
+    warnings: list[str] = field(default_factory=list)
+    empty_inputs: list[str] = field(default_factory=list)  # inputs without a record
     rejects_file: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -138,22 +171,42 @@ class RunSummary:
         self.read += sum(counts.accepted.values()) + rejected + skipped
         self.reasons.update(counts.reasons)
         self.skips.update(counts.skips)
+        self.unmapped.update(counts.unmapped)
         for reason, found in counts.examples.items():
             examples = self.examples[reason]
             examples.extend(found[: max(0, EXAMPLES_PER_REASON - len(examples))])
 
     # --- delivery (the sinks' threads) ---------------------------------------------------
 
-    def result(self, dataset_id: str, what: str, n: int, reason: str | None = None) -> None:
-        """Count ``n`` events of a dataset as sent, already_sent, api_rejected or failed
-        (``reason``: why they failed)."""
+    def result(self, dataset_id: str, what: str, n: int) -> None:
+        """Count ``n`` events of a dataset as sent, already_sent or api_rejected."""
         if not n:
             return
         with self.lock:
             setattr(self, what, getattr(self, what) + n)
             self.datasets[dataset_id][what] += n
-            if reason is not None:
-                self.failures[reason] += n
+
+    def fail(
+        self,
+        dataset_id: str,
+        n: int,
+        reason: str,
+        code: int | None = None,
+        subcode: int | None = None,
+        fbtrace_id: str | None = None,
+    ) -> None:
+        """Count ``n`` events of a dataset as not delivered, and why."""
+        if n <= 0:
+            return
+        with self.lock:
+            self.failed += n
+            self.datasets[dataset_id]["failed"] += n
+            key = (dataset_id, reason, code, subcode)
+            row = self.failures.get(key)
+            if row is None:
+                self.failures[key] = FailureRow(n, fbtrace_id)
+            else:
+                row.events += n
 
     def api_rejected_example(self, source: str, line: int, message: str) -> None:
         with self.lock:
@@ -166,23 +219,51 @@ class RunSummary:
         sent + already_sent + api_rejected + failed`` holds on every run."""
         for dataset_id, counts in list(self.datasets.items()):
             unsent = counts["built"] - sum(counts[what] for what in DELIVERY)
-            if unsent > 0:
-                self.result(dataset_id, "failed", unsent, reason)
+            self.fail(dataset_id, unsent, reason)
 
     # --- output ------------------------------------------------------------------------
 
-    def exit_status(self, *, strict: bool = False) -> ExitStatus:
-        """cli.md's exit status of a finished run: 1 when events were not delivered, or
-        records rejected by ``validate`` (or any run with ``strict``), else 0."""
-        if self.failed or self.api_rejected:
+    def exit_status(self) -> ExitStatus:
+        """cli.md's exit status of a finished run: 1 when events were not delivered, when
+        records were read but not one event could be built, or when records were
+        rejected by ``validate`` (or any run with ``strict``); else 0."""
+        if self.failed or self.api_rejected or (self.read and not self.built):
             return ExitStatus.FAILURE
-        if self.rejected and (strict or self.validate):
+        if self.rejected and (self.strict or self.validate):
             return ExitStatus.FAILURE
         return ExitStatus.OK
+
+    def finish(self, exit_code: int) -> None:
+        """Record the end of the run and its exit status."""
+        self.finished_at = time.time()
+        self.exit_code = exit_code
+
+    def failure_rows(self) -> list[dict[str, Any]]:
+        """The ``failures`` of the summary: most events first."""
+        rows = [
+            {
+                "dataset": dataset,
+                "reason": reason,
+                "code": code,
+                "subcode": subcode,
+                "fbtrace_id": row.fbtrace_id,
+                "events": row.events,
+            }
+            for (dataset, reason, code, subcode), row in self.failures.items()
+        ]
+        return sorted(rows, key=lambda r: (-r["events"], r["dataset"], r["reason"]))
 
     def to_dict(self) -> dict[str, Any]:
         """The run summary object of cli.md (``--json``)."""
         return {
+            "version": __version__,
+            "run_id": self.run_id,
+            "started_at": utc_text(self.started_at),
+            "finished_at": utc_text(self.finished_at) if self.finished_at else None,
+            "exit_code": self.exit_code,
+            "inputs": list(self.inputs),
+            "api_version": self.api_version,
+            "test_event_code": self.test_event_code,
             "dry_run": self.dry_run,
             "records": {
                 "read": self.read,
@@ -208,5 +289,16 @@ class RunSummary:
                 }
                 for ds, c in sorted(self.datasets.items())
             },
+            "failures": self.failure_rows(),
+            "unmapped": dict(self.unmapped.most_common()),
+            "unrecognised": {
+                name: dict(values.most_common()) for name, values in self.unrecognised.items()
+            },
+            "warnings": list(self.warnings),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
         }
+
+
+def utc_text(seconds: float) -> str:
+    """``2026-12-03T02:30:00Z``: a time for the summary, the runs list and the log."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

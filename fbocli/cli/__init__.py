@@ -1,8 +1,8 @@
 """The command line: parse options, read the environment and the terminal, call the API.
 
 Everything the core needs from the process (environment variables, standard streams,
-whether stderr is a terminal) is read here and passed in; the one boundary that turns an
-:class:`FbocliError` into a message and an exit status is :func:`fail`.
+whether stderr is a terminal, signals) is read here and passed in; the one boundary that
+turns an :class:`FbocliError` into a message and an exit status is :func:`fail`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import gc
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NoReturn
@@ -21,12 +23,22 @@ from fbocli import __version__, api
 from fbocli.cli.auth import auth
 from fbocli.cli.environment import load_settings, tuning, warn
 from fbocli.cli.progress import ProgressDisplay
-from fbocli.cli.report import render, upload_sections, validate_sections
+from fbocli.cli.report import (
+    failure_text,
+    headline,
+    render,
+    runs_sections,
+    upload_sections,
+    validate_sections,
+)
 from fbocli.config import starter_config
 from fbocli.credentials import resolve_token
-from fbocli.errors import AuthError, ExitStatus, FbocliError, UsageError
+from fbocli.errors import AuthError, FbocliError, Stop, UsageError
+from fbocli.journal import JOURNAL_FILE, Journal, resolve_state_dir
 from fbocli.pipeline import Format
 from fbocli.stats import RunSummary
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def fail(error: FbocliError) -> NoReturn:
@@ -37,19 +49,66 @@ def fail(error: FbocliError) -> NoReturn:
     sys.exit(int(error.exit_status))
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise Stop(signum)
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM (timeout, systemd, Docker, Kubernetes) and SIGHUP (a closed terminal)
+            # stop a run the way Ctrl-C does: in-flight batches finish, the summary shows.
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, _stop)
         try:
             return super().invoke(ctx)
         except FbocliError as error:
             fail(error)
-        except KeyboardInterrupt:
-            click.echo("fbocli: interrupted", err=True)
-            sys.exit(int(ExitStatus.INTERRUPTED))
+        except KeyboardInterrupt as stop:
+            signum = getattr(stop, "signum", signal.SIGINT)
+            what = "interrupted" if signum == signal.SIGINT else f"stopped by signal {signum}"
+            click.echo(f"fbocli: error: {what}", err=True)
+            sys.exit(128 + signum)
 
 
-@click.group(cls=_Group)
-@click.version_option(__version__, prog_name="fbocli")
+# Examples at the end of each command's help ("\b": keep the lines as they are).
+_EPILOG_MAIN = """\b
+Examples:
+  fbocli init                          write ./fbocli.toml, then edit its [events]
+  fbocli validate orders.jsonl         what would be sent, and every reject
+  fbocli upload orders.jsonl           send to Meta (a token: fbocli auth)
+  fbocli runs                          past uploads
+
+Shell completion: eval "$(_FBOCLI_COMPLETE=bash_source fbocli)" (zsh: zsh_source).
+"""
+_EPILOG_VALIDATE = """\b
+Examples:
+  fbocli validate orders.jsonl
+  fbocli validate -c fbocli.toml export.csv --now 2026-11-20T00:00:00Z
+  fbocli validate orders.jsonl --json | jq .records
+"""
+_EPILOG_UPLOAD = """\b
+Examples:
+  fbocli upload orders.jsonl
+  fbocli upload orders.jsonl --dry-run --output requests.jsonl
+  fbocli upload orders.jsonl --dry-run --output - | jq .url
+  fbocli upload orders.jsonl --test-event-code TEST12345
+  fbocli upload -q -c /etc/fbocli.toml /data/exports/latest.jsonl.gz   (cron)
+"""
+_EPILOG_RUNS = """\b
+Examples:
+  fbocli runs
+  fbocli runs --limit 5 --json
+"""
+_EPILOG_INIT = """\b
+Examples:
+  fbocli init
+  fbocli init /etc/fbocli.toml
+"""
+
+
+@click.group(cls=_Group, context_settings=CONTEXT, epilog=_EPILOG_MAIN)
+@click.version_option(__version__, "-V", "--version", prog_name="fbocli")
 def main() -> None:
     """Upload offline conversions (store sales, leads) to Meta, mapped as Segment did."""
 
@@ -85,6 +144,16 @@ def tune_process() -> None:
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
+def _no_stdout_rejects(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value == "-":
+        raise click.BadParameter(
+            "rejected records hold personal data and go to a file, not to standard output",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by `upload` and `validate` (cli.md)."""
     options = [
@@ -112,6 +181,7 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--rejects",
             metavar="PATH",
+            callback=_no_stdout_rejects,
             help="Where rejected records go (JSON lines; default: under the state dir).",
         ),
         click.option(
@@ -156,7 +226,7 @@ def _stdin() -> BinaryIO:
     return sys.stdin.buffer
 
 
-@main.command()
+@main.command(epilog=_EPILOG_VALIDATE)
 @_run_options
 def validate(
     files: tuple[str, ...],
@@ -171,7 +241,8 @@ def validate(
 ) -> None:
     """Run the whole pipeline without network and report what would be sent.
 
-    Exit status 1 when any record was rejected (see the rejects file).
+    Exit status 1 when any record was rejected (see the rejects file), or when records
+    were read but not one event could be built.
     """
     env = os.environ
     settings = load_settings(config, env)
@@ -183,22 +254,24 @@ def validate(
             fmt=fmt,
             rejects=rejects,
             state_dir=state_dir,
+            strict=strict,
             stdin=_stdin(),
             progress=display,
             warn=warn,
             tuning=tuning(env),
         )
     _report(summary, sys.stdout, json_output=json_output, output=None)
-    sys.exit(int(summary.exit_status(strict=strict)))
+    _exit(summary)
 
 
-@main.command()
+@main.command(epilog=_EPILOG_UPLOAD)
 @_run_options
 @click.option("--dry-run", is_flag=True, help="Do everything except send.")
 @click.option(
     "--output",
     metavar="PATH",
-    help="With --dry-run: write each request as one JSON line ('-' for stdout).",
+    help="With --dry-run: write each request as one JSON line ('-': stdout, and the "
+    "summary goes to stderr).",
 )
 @click.option("--force", is_flag=True, help="Send again events the journal says were sent.")
 @click.option(
@@ -245,7 +318,8 @@ def upload(
                 "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
             )
         token = resolved.secret
-    stdout = sys.stdout
+    # With --output -, the requests are stdout's only content: the report goes to stderr.
+    report_to = sys.stderr if output == "-" else sys.stdout
     with _display(files, quiet, json_output, dry_run) as display:
         try:
             summary = api.upload(
@@ -254,7 +328,7 @@ def upload(
                 token=token,
                 now=now,
                 dry_run=dry_run,
-                output=stdout.buffer if output == "-" else output,
+                output=sys.stdout.buffer if output == "-" else output,
                 state_dir=state_dir,
                 force=force,
                 workers=workers,
@@ -262,6 +336,7 @@ def upload(
                 test_event_code=test_event_code,
                 fmt=fmt,
                 rejects=rejects,
+                strict=strict,
                 stdin=_stdin(),
                 progress=display,
                 warn=warn,
@@ -272,10 +347,10 @@ def upload(
             # was not still matters to the user and to a cron job's --json.
             if error.summary is not None:
                 display.close()
-                _report(error.summary, stdout, json_output=json_output, output=output)
+                _report(error.summary, report_to, json_output=json_output, output=output)
             raise
-    _report(summary, stdout, json_output=json_output, output=output)
-    sys.exit(int(summary.exit_status(strict=strict)))
+    _report(summary, report_to, json_output=json_output, output=output)
+    _exit(summary)
 
 
 def _report(summary: RunSummary, out: IO[str], *, json_output: bool, output: str | None) -> None:
@@ -283,6 +358,7 @@ def _report(summary: RunSummary, out: IO[str], *, json_output: bool, output: str
         out.write(json.dumps(summary.to_dict(), indent=1) + "\n")
         out.flush()
         return
+    out.write(headline(summary) + "\n")
     sections = validate_sections(summary) if summary.validate else upload_sections(summary)
     render(sections, out, rich_output=out.isatty())
     if summary.rejects_file:
@@ -295,7 +371,85 @@ def _report(summary: RunSummary, out: IO[str], *, json_output: bool, output: str
     out.flush()
 
 
-@main.command()
+def _exit(summary: RunSummary) -> NoReturn:
+    """Exit with the run's status; when it is not 0, stderr says why (with -q too)."""
+    code = summary.exit_code or 0
+    if code:
+        for line in explain(summary):
+            click.echo(f"fbocli: error: {line}", err=True)
+    sys.exit(code)
+
+
+def explain(summary: RunSummary) -> list[str]:
+    """Why a finished run's exit status is not 0, in lines a cron mail can carry."""
+    lines: list[str] = []
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for row in summary.failure_rows():
+        by_dataset.setdefault(row["dataset"], []).append(row)
+    for dataset, rows in sorted(by_dataset.items()):
+        total = sum(row["events"] for row in rows)
+        line = f"{total} events not delivered to dataset {dataset}: {failure_text(rows[0])}"
+        if len(rows) > 1:
+            line += f"; and {len(rows) - 1} other reason(s), in the summary"
+        lines.append(line)
+    if by_dataset:
+        lines.append("a re-run sends what was not delivered (what Meta acknowledged is journaled)")
+    if summary.api_rejected:
+        example = (summary.examples.get("api_rejected") or ["(no detail)"])[0]
+        where = f"; every one is in {summary.rejects_file}" if summary.rejects_file else ""
+        lines.append(
+            f"{summary.api_rejected} events refused by Meta (api_rejected), first: {example}{where}"
+        )
+    if summary.read and not summary.built:
+        why = [f"{n} skipped as {reason}" for reason, n in sorted(summary.skips.items())]
+        why += [f"{n} rejected as {reason}" for reason, n in sorted(summary.reasons.items())]
+        lines.append(
+            f"{summary.read} records read, but not one event could be built ("
+            + ", ".join(why)
+            + ")"
+        )
+        for name, n in summary.unmapped.most_common(5):
+            close = summary.suggestions.get(name)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            lines.append(f"event {name!r} ({n} records) is in no event map of the config{hint}")
+    elif summary.rejected and (summary.validate or summary.strict):
+        reasons = ", ".join(f"{reason} {n}" for reason, n in summary.reasons.most_common())
+        where = f": see {summary.rejects_file}" if summary.rejects_file else ""
+        lines.append(f"{summary.rejected} records rejected ({reasons}){where}")
+    return lines
+
+
+@main.command(epilog=_EPILOG_RUNS)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Show the N most recent runs.",
+)
+@click.option("--json", "json_output", is_flag=True, help="One JSON array of run summaries.")
+@click.option(
+    "--state-dir",
+    metavar="PATH",
+    envvar="FBOCLI_STATE_DIR",
+    help="Where the journal is ($FBOCLI_STATE_DIR; default the user state dir).",
+)
+def runs(limit: int, json_output: bool, state_dir: str | None) -> None:
+    """Past uploads (not dry runs or validate), newest first, from the state directory."""
+    state = resolve_state_dir(state_dir)
+    with Journal(state / JOURNAL_FILE) as journal:
+        found = journal.runs(limit)
+    if json_output:
+        click.echo(json.dumps(found, indent=1))
+        return
+    if not found:
+        click.echo(f"No uploads recorded in {state}.")
+        return
+    render(runs_sections(found), sys.stdout, rich_output=sys.stdout.isatty())
+
+
+@main.command(epilog=_EPILOG_INIT)
 @click.argument("path", default="fbocli.toml", metavar="[PATH]")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: str, force: bool) -> None:

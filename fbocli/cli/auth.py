@@ -12,14 +12,16 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from fbocli import versions
 from fbocli.cli.environment import load_settings, tuning
 from fbocli.config import check_graph_url, find_config
 from fbocli.credentials import ENV_VAR, ResolvedToken, delete_token, resolve_token, store_token
-from fbocli.errors import AuthError, UsageError
+from fbocli.errors import AuthError, FbocliError, UsageError
 from fbocli.secret import Secret
 from fbocli.settings import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, Settings, UploadSettings
 
@@ -180,7 +182,29 @@ no_keyring_option = click.option(
 )
 
 
-@click.group(invoke_without_command=True)
+_EPILOG_AUTH = """\b
+Examples:
+  fbocli auth                                  the wizard: paste a system-user token
+  fbocli auth login --token-stdin < token.txt  for scripts
+  fbocli auth status                           whose token, scopes, datasets (exit 0/1/3)
+"""
+_EPILOG_LOGIN = """\b
+Examples:
+  fbocli auth login --token-stdin < token.txt
+  fbocli auth login --device --app-id 1234 --client-token abcd
+"""
+_EPILOG_STATUS = """\b
+Examples:
+  fbocli auth status
+  fbocli auth status -c /etc/fbocli.toml --json
+"""
+_EPILOG_LOGOUT = """\b
+Examples:
+  fbocli auth logout
+"""
+
+
+@click.group(invoke_without_command=True, epilog=_EPILOG_AUTH)
 @config_option
 @no_keyring_option
 @click.pass_context
@@ -192,6 +216,11 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
     click.echo(WIZARD_INTRO)
     if target.config_path is None:
         click.echo("No configuration found: the datasets will not be checked.\n")
+    if not sys.stdin.isatty():  # getpass would fall back to echoing, with a warning
+        raise UsageError(
+            "standard input is not a terminal, so the token cannot be asked for",
+            hint="pipe it in instead: fbocli auth login --token-stdin < token.txt",
+        )
     value = click.prompt("Paste the access token (input hidden)", hide_input=True)
     secret = Secret(value)
     if not secret:
@@ -199,7 +228,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
     _verify_and_store(target, secret, no_keyring=no_keyring)
 
 
-@auth.command()
+@auth.command(epilog=_EPILOG_LOGIN)
 @click.option("--token-stdin", is_flag=True, help="Read the token from one line of stdin.")
 @click.option("--device", is_flag=True, help="Log in with a code on another device.")
 @click.option("--app-id", default=None, help="Meta app ID (device login).")
@@ -277,14 +306,19 @@ def _status_doc(
     return doc
 
 
-@auth.command()
+@auth.command(epilog=_EPILOG_STATUS)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_context
 def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
-    """Who the token belongs to, its scopes, where it came from, dataset access."""
+    """Who the token belongs to, its scopes, where it came from, dataset access.
+
+    Exit status 0 when everything is usable, 3 when the token is missing, invalid,
+    expired or lacks ads_management, 1 when a configured dataset is not accessible.
+    """
     target = _target(_inherit(ctx, "config", config))
     resolved = resolve_token(os.environ)
+    expiring = versions.expiry_warning(target.api_version, datetime.now(UTC).date())
     try:
         if resolved is None:
             raise AuthError(
@@ -299,13 +333,27 @@ def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
             _echo_source(resolved)
         raise
     problem = None if report.has_ads_management else "the token lacks ads_management"
+    denied = report.denied_datasets
     if as_json:
-        click.echo(json.dumps(_status_doc(resolved, report, problem)))
+        doc = _status_doc(resolved, report, problem)
+        doc["ok"] = problem is None and not denied
+        doc["api_version"] = {"version": target.api_version, "expiry_warning": expiring}
+        click.echo(json.dumps(doc))
     else:
         _echo_source(resolved)
         _echo_report(report, target)
+        click.echo(f"API version: {versions.describe(target.api_version)}")
+    if expiring is not None:
+        click.echo(f"fbocli: warning: {expiring}", err=True)
     if problem is not None:
         raise AuthError(problem, hint=SCOPE_HINT)
+    if denied:
+        ids = ", ".join(d.dataset_id for d in denied)
+        raise FbocliError(
+            f"the token cannot reach {len(denied)} configured dataset(s): {ids}",
+            hint="assign them to the token's (system) user: Business Settings > Data "
+            "sources > Datasets > Assign people",
+        )
 
 
 def _echo_source(resolved: ResolvedToken) -> None:
@@ -313,7 +361,7 @@ def _echo_source(resolved: ResolvedToken) -> None:
     click.echo(f"Token:       {last4} from {resolved.source} ({resolved.location})")
 
 
-@auth.command()
+@auth.command(epilog=_EPILOG_LOGOUT)
 def logout() -> None:
     """Forget the stored token (keyring and credentials file)."""
     removed = delete_token()

@@ -103,8 +103,8 @@ class ProgressDisplay:
         elapsed = max(now - self._started, 1e-6)
         text = (
             f"{stats.accepted:,} accepted · {stats.rejected:,} rejected · "
-            f"{stats.batches:,} batches · {stats.sent:,} events {self._verb} · "
-            f"{stats.sent / elapsed:,.0f} ev/s"
+            f"{stats.sent:,} of {stats.built:,} events {self._verb} · "
+            f"{stats.batches:,} batches · {stats.sent / elapsed:,.0f} ev/s"
         )
         if stats.failed:
             text += f" · [red]{stats.failed:,} failed[/]"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Any
 
+from fbocli import __version__
 from fbocli.mapping.payload import STANDARD_EVENTS
-from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary
+from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary, utc_text
 
 Section = tuple[str, list[str], list[list[str]]]
 
@@ -43,6 +44,18 @@ def record_sections(summary: RunSummary) -> list[Section]:
                 "Skipped",
                 ["reason", "count"],
                 [[r, str(n)] for r, n in sorted(summary.skips.items())],
+            )
+        )
+    if summary.unmapped:
+        rows = []
+        for name, n in summary.unmapped.most_common():
+            close = summary.suggestions.get(name)
+            rows.append([name, str(n), f"did you mean {close!r}?" if close else ""])
+        sections.append(
+            (
+                "Unmapped events (no [events], [lead_events] or [registration_events] entry)",
+                ["Segment event", "records", "note"],
+                rows,
             )
         )
     return sections
@@ -135,11 +148,36 @@ def upload_sections(summary: RunSummary) -> list[Section]:
         sections.append(
             (
                 "Not delivered (a re-run retries them)",
-                ["reason", "events"],
-                [[r, str(n)] for r, n in summary.failures.most_common()],
+                ["dataset", "events", "reason"],
+                [
+                    [row["dataset"], str(row["events"]), failure_text(row)]
+                    for row in summary.failure_rows()
+                ],
             )
         )
     return sections
+
+
+def failure_text(row: dict[str, Any]) -> str:
+    """A failure's reason with the identifiers Meta support asks for, never cut short."""
+    ids = [f"{name} {row[key]}" for key, name in _IDS if row.get(key) is not None]
+    return f"{row['reason']} ({', '.join(ids)})" if ids else str(row["reason"])
+
+
+_IDS = (("code", "code"), ("subcode", "subcode"), ("fbtrace_id", "fbtrace_id"))
+
+
+def headline(summary: RunSummary) -> str:
+    """The first line of a text report: what ran, when, and how it ended (a cron log's
+    entries stay apart and dated)."""
+    what = "validate" if summary.validate else "upload --dry-run" if summary.dry_run else "upload"
+    parts = [f"fbocli {__version__} {what}", f"run {summary.run_id}"]
+    parts.append(f"started {utc_text(summary.started_at)}")
+    if summary.finished_at is not None:
+        parts.append(f"finished {utc_text(summary.finished_at)}")
+    if summary.exit_code is not None:
+        parts.append(f"exit {summary.exit_code}")
+    return " · ".join(parts)
 
 
 def render(sections: list[Section], out: IO[str], *, rich_output: bool) -> None:
@@ -189,3 +227,37 @@ def render(sections: list[Section], out: IO[str], *, rich_output: bool) -> None:
                     + "\n"
                 )
         out.write("\n")
+
+
+def runs_sections(runs: list[dict[str, Any]]) -> list[Section]:
+    """`fbocli runs`: one row per upload, newest first."""
+    rows = []
+    for run in runs:
+        events = run.get("events") or {}
+        rows.append(
+            [
+                str(run.get("started_at") or ""),
+                str(run.get("finished_at") or ""),
+                str(run.get("exit_code")),
+                "\n".join(str(path) for path in run.get("inputs") or []),
+                str(events.get("sent", 0)),
+                str(events.get("already_sent", 0)),
+                str(events.get("api_rejected", 0)),
+                str(events.get("failed", 0)),
+                str(run.get("test_event_code") or ""),
+                str(run.get("rejects_file") or ""),
+            ]
+        )
+    headers = [
+        "started (UTC)",
+        "finished (UTC)",
+        "exit",
+        "inputs",
+        "sent",
+        "already sent",
+        "api rejected",
+        "failed",
+        "test code",
+        "rejects file",
+    ]
+    return [("Uploads", headers, rows)]

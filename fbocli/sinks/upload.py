@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import re
 import threading
-import uuid
 from typing import TYPE_CHECKING
 
 from fbocli.batching import Keep
@@ -15,35 +13,16 @@ from fbocli.mapping.message import Event
 from fbocli.rejects import RejectsWriter
 from fbocli.settings import Settings
 from fbocli.sinks import body_extra
-from fbocli.stats import RunSummary
+from fbocli.stats import STOPPED, RunSummary
 
-if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a command talks to Meta.
+if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a run talks to Meta.
     from concurrent.futures import Future
 
-    from fbocli.graph import BatchResult, GraphClient
+    from fbocli.graph import BatchResult, Failure, GraphClient
 
 
 class Abandoned(Exception):
     """Raised inside a worker's backoff wait once the run is stopping (Ctrl-C or fatal)."""
-
-
-STOPPED = "not sent: the run was stopped"
-REASON_LIMIT = 100
-
-_TRACE = re.compile(r",? ?fbtrace_id [^,)\s]+")
-_LONG_DETAIL = re.compile(r"(not visible to this token): .*(\((?:code|HTTP) [^()]*\))$", re.S)
-
-
-def short_reason(reason: str) -> str:
-    """A failure reason fit for the summary table: no per-request ids, bounded length.
-
-    Per-request details (fbtrace_id, URLs) would split one cause into many rows, so they
-    are dropped; the result is at most ``REASON_LIMIT`` characters.
-    """
-    text = _TRACE.sub("", reason)
-    text = _LONG_DETAIL.sub(r"\1 \2", text)
-    text = " ".join(text.split())
-    return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
 class UploadSink:
@@ -78,7 +57,7 @@ class UploadSink:
         self._futures: dict[Future[None], tuple[str, list[Event]]] = {}
         self._futures_lock = threading.Lock()
         self._fatal: FbocliError | None = None
-        self._run_id = uuid.uuid4().hex[:12]
+        self._run_id = summary.run_id
         self._batch_no = itertools.count(1)
 
     @property
@@ -102,14 +81,17 @@ class UploadSink:
         with self._futures_lock:
             dataset_id, batch = self._futures.pop(future, ("", []))
         if future.cancelled():  # abandoned at Ctrl-C before it started
-            self._fail(dataset_id, len(batch), STOPPED)
+            from fbocli.graph import Failure
+
+            self._fail(dataset_id, len(batch), Failure(STOPPED))
         self._slots.release()
 
     def _send(self, dataset_id: str, batch: list[Event], batch_id: str) -> None:
+        from fbocli.graph import BatchResult, Failure
+
         if self.stop.is_set():
-            self._fail(dataset_id, len(batch), STOPPED)
+            self._fail(dataset_id, len(batch), Failure(STOPPED))
             return
-        from fbocli.graph import BatchResult
 
         result = BatchResult()  # filled as Meta answers, so a bisection cut short keeps its part
         unsettled = STOPPED
@@ -128,7 +110,7 @@ class UploadSink:
             unsettled = f"not sent: {error.message}"
         except Exception as exc:  # a bug must not lose the count of a batch
             unsettled = f"not sent: internal error {exc.__class__.__name__}: {exc}"
-        self._settle(dataset_id, batch, batch_id, result, unsettled)
+        self._settle(dataset_id, batch, batch_id, result, Failure(unsettled))
 
     def _settle(
         self,
@@ -136,14 +118,17 @@ class UploadSink:
         batch: list[Event],
         batch_id: str,
         result: BatchResult,
-        unsettled: str,
+        unsettled: Failure,
     ) -> None:
         """Journal what Meta acknowledged, then count every event of the batch once."""
         delivered = [batch[i] for i in result.delivered]
         try:
             # Journal only what Meta acknowledged, in one durable transaction.
             self.journal.record(
-                dataset_id, [(e.event_name, e.event_id) for e in delivered], batch_id
+                dataset_id,
+                [(e.event_name, e.event_id) for e in delivered],
+                batch_id,
+                test_event_code=self.extra.get("test_event_code"),
             )
         except FbocliError as error:  # delivered but not journaled: a re-run resends them
             self._set_fatal(error)
@@ -162,14 +147,19 @@ class UploadSink:
                 self._set_fatal(error)
             self.summary.api_rejected_example(event.source, event.line, message)
         self.summary.result(dataset_id, "api_rejected", len(result.rejected))
-        for _, reason in result.failed:
-            self._fail(dataset_id, 1, reason)
+        for _, failure in result.failed:
+            self._fail(dataset_id, 1, failure)
         settled = len(result.delivered) + len(result.rejected) + len(result.failed)
         self._fail(dataset_id, len(batch) - settled, unsettled)
 
-    def _fail(self, dataset_id: str, n: int, reason: str) -> None:
-        if n > 0:
-            self.summary.result(dataset_id, "failed", n, short_reason(reason))
+    def _fail(self, dataset_id: str, n: int, failure: Failure) -> None:
+        info = failure.info
+        if info is None:
+            self.summary.fail(dataset_id, n, failure.reason)
+        else:
+            self.summary.fail(
+                dataset_id, n, failure.reason, info.code, info.subcode, info.fbtrace_id
+            )
 
     def _set_fatal(self, error: FbocliError) -> None:
         with self._futures_lock:
@@ -200,8 +190,12 @@ def journal_filter(journal: Journal, summary: RunSummary) -> Keep:
         sent = journal.already_sent(dataset_id, [(e.event_name, e.event_id) for e in pending])
         if not sent:
             return pending
-        kept = [c for c in pending if (c.event_name, c.event_id) not in sent]
+        kept = [e for e in pending if (e.event_name, e.event_id) not in sent]
         summary.result(dataset_id, "already_sent", len(pending) - len(kept))
+        for code in sent.values():
+            if code:
+                with summary.lock:
+                    summary.test_events[code] += 1
         return kept
 
     return keep
