@@ -324,12 +324,28 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
-class StateLock:
-    """One upload per state directory, via a POSIX record lock (``lockf``).
+_HELD: set[int] = set()  # the descriptors of the locks this process holds
 
-    The kernel drops it when this process dies, however it dies; and unlike ``flock``, a
-    forked child (a mapping worker) does not hold it, so an orphaned worker that outlives
-    a killed run for a moment never blocks the next run.
+
+def _drop_locks_in_child() -> None:
+    """A forked child (a mapping worker) does not keep the upload's lock: a flock lives
+    as long as any process holds its descriptor, so an upload killed with -9 would stay
+    locked until its workers were gone too."""
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_locks_in_child)
+
+
+class StateLock:
+    """One upload per state directory, via ``flock`` (the kernel drops it when the process
+    dies, however it dies; forked children close their copy at once).
+
+    Not ``lockf``: a POSIX record lock belongs to the process, so two uploads in one
+    process (the Python API, from threads) would not exclude each other.
     """
 
     def __init__(self, state_dir: Path) -> None:
@@ -348,8 +364,8 @@ class StateLock:
                 f"cannot open lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: someone holds it
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             os.close(fd)
             raise LockError(
                 f"another fbocli upload is running ({self._holder()}): {self.state_dir}",
@@ -364,6 +380,7 @@ class StateLock:
                 f"cannot lock {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc
         self._fd = fd
+        _HELD.add(fd)
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -386,7 +403,8 @@ class StateLock:
             return
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-        os.close(fd)  # closing the descriptor releases the lock
+        _HELD.discard(fd)
+        os.close(fd)  # closing the descriptor releases the flock
 
     def __enter__(self) -> Self:
         self.acquire()

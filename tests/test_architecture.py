@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
             "secret",
             "wire",
             "settings",
+            "versions",
             "mapping.normalize",
             "mapping.phones",
             "mapping.timeparse",

@@ -5,6 +5,7 @@ Every test also checks that the token never shows up in stdout, stderr or an exc
 
 from __future__ import annotations
 
+import importlib
 import json
 import stat
 import traceback
@@ -99,6 +100,16 @@ def keyring_token(backend: MemoryKeyring) -> str | None:
 
 
 # ----------------------------------------------------------------- the wizard
+
+
+@pytest.fixture(autouse=True)
+def _a_terminal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wizard asks for the token only on a terminal; click's runner gives none, so
+    the wizard tests declare one (a real terminal: test_wizard_in_a_real_terminal)."""
+    if request.node.name.startswith("test_wizard"):
+        monkeypatch.setattr(
+            importlib.import_module("fbocli.cli.auth"), "_interactive", lambda: True
+        )
 
 
 def test_wizard_verifies_checks_datasets_and_stores_in_the_keyring(
@@ -338,15 +349,37 @@ def test_status_from_the_file_as_json(config: Path) -> None:
             {"id": DS1, "ok": True, "name": f"Dataset {DS1}"},
             {"id": DS2, "ok": True, "name": f"Dataset {DS2}"},
         ],
+        "api_version": {"version": DEFAULT_API_VERSION, "expiry_warning": None},
     }
 
 
-def test_status_reports_a_denied_dataset_with_metas_reason(config: Path, fake: FakeGraph) -> None:
+def test_status_reports_a_denied_dataset_with_metas_reason_and_exits_1(
+    config: Path, fake: FakeGraph
+) -> None:
     fake.deny(TOKEN, DS1)
     result = run(["status", "--json"], env={"FBOCLI_ACCESS_TOKEN": TOKEN})
-    assert result.exit_code == 0
-    denied = json.loads(result.stdout)["datasets"][0]
+    assert result.exit_code == 1  # cli.md: 1 when a configured dataset is not accessible
+    doc = json.loads(result.stdout)
+    denied = doc["datasets"][0]
     assert denied["id"] == DS1 and denied["ok"] is False and "code 200" in denied["reason"]
+    assert doc["ok"] is False
+    assert f"cannot reach 1 configured dataset(s): {DS1}" in result.stderr
+    text = run(["status"], env={"FBOCLI_ACCESS_TOKEN": TOKEN})
+    assert text.exit_code == 1 and "DENIED" in text.stdout and "fbocli: error:" in text.stderr
+
+
+def test_status_shows_the_api_version_and_warns_when_it_expired(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text(f'[destination]\napi_version = "v24.0"\n[events]\n"A" = "{DS1}"\n')
+    result = run(["status", "-c", str(path)], env={"FBOCLI_ACCESS_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    assert "API version: v24.0 (expires 2026-11-10)" in result.stdout
+    assert "api_version v24.0 expired on 2026-11-10; the newest known is v27.0" in result.stderr
+    fresh = run(["status"], env={"FBOCLI_ACCESS_TOKEN": TOKEN})
+    assert f"API version: {DEFAULT_API_VERSION} (released" in fresh.stdout
+    assert "warning" not in fresh.stderr
 
 
 def test_status_without_a_token_exits_3(config: Path) -> None:

@@ -133,7 +133,7 @@ def test_dry_run_writes_exact_requests_without_token(tmp_path: Path, state: Path
     assert "EAAB-secret" not in text and "access_token" not in text
     assert sum(len(r["body"]["data"]) for r in requests) == data["events"]["sent"] == 401
     for request in requests:
-        assert request["url"].startswith("https://graph.facebook.com/v24.0/")
+        assert request["url"].startswith("https://graph.facebook.com/v27.0/")
         assert request["url"].endswith("/events")
         assert 1 <= len(request["body"]["data"]) <= 100
         assert request["body"]["upload_tag"] == "fbocli sample"

@@ -17,7 +17,7 @@ from tests.helpers import ROOT
 def test_defaults_match_cli_md() -> None:
     s = parse_settings({})
     assert s.destination.api == "conversions"
-    assert s.destination.api_version == "v24.0"
+    assert s.destination.api_version == "v27.0"
     assert s.destination.graph_url == "https://graph.facebook.com"
     assert s.destination.upload_tag == "Segment"
     assert (s.upload.batch_size, s.upload.workers, s.upload.window_days) == (1000, 4, 62)
@@ -151,7 +151,7 @@ def test_invalid_toml_names_file(tmp_path: Path) -> None:
 def test_starter_config_is_valid_and_uses_the_defaults() -> None:
     data = tomllib.loads(starter_config())
     s = parse_settings(data)
-    assert s.destination.api_version == "v24.0"
+    assert s.destination.api_version == "v27.0"
     assert s.upload.batch_size == 1000
     assert s.events  # it maps at least one example event
 

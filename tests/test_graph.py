@@ -22,6 +22,7 @@ from fbocli import wire
 from fbocli.errors import ApiVersionError, AuthError, ExitStatus, FbocliError
 from fbocli.graph import (
     BatchResult,
+    Failure,
     GraphClient,
     GraphError,
     GraphErrorInfo,
@@ -167,7 +168,7 @@ def test_legacy_success_shape_counts_num_processed_entries(rec: Recorder) -> Non
         again = c.send_events(DS, batch[:2], extra=EXTRA, api="conversions")
         assert again.delivered == []
         assert [i for i, _ in again.failed] == [0, 1]
-        assert "events_received" in again.failed[0][1]
+        assert "events_received" in again.failed[0][1].reason
 
 
 # ---------------------------------------------------------------- transient errors
@@ -205,8 +206,10 @@ def test_retries_exhausted_fail_every_event(
     result = client.send_events(DS, events(5), extra=EXTRA)
     assert result.delivered == [] and result.rejected == []
     assert [i for i, _ in result.failed] == [0, 1, 2, 3, 4]
-    reason = result.failed[0][1]
-    assert "6 tries" in reason and "An unknown error occurred" in reason and "code 1" in reason
+    failure = result.failed[0][1]
+    # the reason in words; Meta's identifiers apart, so that one cause is one row
+    assert failure.reason == "gave up after 6 tries: An unknown error occurred"
+    assert failure.info is not None and failure.info.code == 1 and failure.info.fbtrace_id
     assert result.retries == 5
     assert rec.waits == [1.0, 2.0, 4.0, 8.0, 16.0]
     assert len(event_requests(fake)) == 6
@@ -237,8 +240,9 @@ def test_connection_refused_fails_after_retries_without_leaking(rec: Recorder) -
     with make_client(f"http://127.0.0.1:{port}", rec, policy=RetryPolicy(max_tries=2)) as c:
         result = c.send_events(DS, events(2), extra=EXTRA)
         assert [i for i, _ in result.failed] == [0, 1]
-        assert result.failed[0][1] == "gave up after 2 tries: connection refused"
-        assert_no_token(*(r for _, r in result.failed))
+        assert result.failed[0][1].reason == "gave up after 2 tries: connection refused"
+        assert result.failed[0][1].info is None
+        assert_no_token(*(f.reason for _, f in result.failed))
         with pytest.raises(GraphError) as caught:
             c.get("me")
         assert caught.value.info is None
@@ -388,8 +392,10 @@ def test_missing_dataset_fails_its_events_and_is_not_asked_again(
     assert first.delivered == [] and first.rejected == []
     assert [i for i, _ in first.failed] == [0, 1, 2, 3]
     reason = first.failed[0][1]
-    assert reason.startswith(f"dataset {DS} does not exist or is not visible to this token: ")
-    assert "subcode 33" in reason
+    assert reason.reason.startswith(
+        f"dataset {DS} does not exist or is not visible to this token: "
+    )
+    assert reason.info is not None and (reason.info.code, reason.info.subcode) == (100, 33)
     asked = len(fake.requests)
     assert asked == 1
     second = client.send_events(DS, events(2, "x"), extra=EXTRA)
@@ -403,7 +409,8 @@ def test_code_803_is_a_missing_dataset(fake: FakeGraph, client: GraphClient) -> 
     fake.inject(Fault.error(status=400, code=803, message="Some of the aliases do not exist"))
     result = client.send_events(DS, events(2), extra=EXTRA)
     assert [i for i, _ in result.failed] == [0, 1]
-    assert "Some of the aliases do not exist" in result.failed[0][1]
+    assert "Some of the aliases do not exist" in result.failed[0][1].reason
+    assert result.failed[0][1].info is not None and result.failed[0][1].info.code == 803
 
 
 # ---------------------------------------------------------------- bisection
@@ -499,7 +506,7 @@ def test_count_mismatch_fails_the_batch(
     with make_client(url, rec) as c:
         result = c.send_events(DS, events(3), extra=EXTRA, api=api)
         assert result.delivered == []
-        assert result.failed == [(i, "Meta acknowledged 2 of 3 events") for i in range(3)]
+        assert result.failed == [(i, Failure("Meta acknowledged 2 of 3 events")) for i in range(3)]
         assert c.send_events(DS, events(2), extra=EXTRA, api=api).delivered == [0, 1]
 
 
@@ -609,7 +616,7 @@ def test_token_never_appears_in_errors_or_reasons(
     ]
     assert rejected.rejected and failed.failed
     assert_no_token(*texts)
-    assert "****" in failed.failed[0][1]
+    assert "****" in failed.failed[0][1].reason
 
 
 # ---------------------------------------------------------------- pure parts

@@ -60,14 +60,14 @@ def test_record_then_already_sent_count_and_prune(journal: Journal) -> None:
     assert journal.count() == 4
 
     asked = [("Purchase", "a"), ("Purchase", "c"), ("Lead", "a"), ("Lead", "b")]
-    assert journal.already_sent("ds1", asked) == {("Purchase", "a"), ("Lead", "a")}
-    assert journal.already_sent("ds2", asked) == {("Purchase", "c")}
-    assert journal.already_sent("ds3", asked) == set()
-    assert journal.already_sent("ds1", []) == set()
+    assert set(journal.already_sent("ds1", asked)) == {("Purchase", "a"), ("Lead", "a")}
+    assert set(journal.already_sent("ds2", asked)) == {("Purchase", "c")}
+    assert set(journal.already_sent("ds3", asked)) == set()
+    assert set(journal.already_sent("ds1", [])) == set()
 
     assert journal.prune(200.0) == 2  # strictly older than 200
     assert journal.count() == 2
-    assert journal.already_sent("ds1", asked) == {("Lead", "a")}
+    assert set(journal.already_sent("ds1", asked)) == {("Lead", "a")}
     assert journal.prune(0.0) == 0
 
 
@@ -95,14 +95,21 @@ def test_rows_persist_across_reopen_and_schema_holds_no_personal_data(tmp_path: 
     with Journal(path) as j:
         j.record("ds", [("Purchase", "e1")], "b1", sent_at=1.0)
     with Journal(path) as j:
-        assert j.already_sent("ds", [("Purchase", "e1")]) == {("Purchase", "e1")}
+        assert set(j.already_sent("ds", [("Purchase", "e1")])) == {("Purchase", "e1")}
     conn = sqlite3.connect(path)
     try:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(sent)")]
-        assert columns == ["dataset_id", "event_name", "event_id", "batch_id", "sent_at"]
+        assert columns == [
+            "dataset_id",
+            "event_name",
+            "event_id",
+            "batch_id",
+            "sent_at",
+            "test_event_code",
+        ]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        assert version == ("1",)
+        assert version == ("2",)
     finally:
         conn.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -122,7 +129,7 @@ def test_a_2000_key_lookup_is_one_statement_using_the_primary_key(journal: Journ
     finally:
         conn.set_trace_callback(None)
 
-    assert found == {("Purchase", f"e{i}") for i in range(0, 2000, 2)}
+    assert set(found) == {("Purchase", f"e{i}") for i in range(0, 2000, 2)}
     assert len(statements) == 1
     plan = " ".join(
         str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {_ALREADY_SENT_SQL}", ("[]", "ds"))
@@ -140,23 +147,23 @@ def test_a_dataset_without_rows_is_checked_without_a_lookup(tmp_path: Path) -> N
         assert first._conn is not None
         first._conn.set_trace_callback(statements.append)
         keys = [("Purchase", f"e{i}") for i in range(1000)]
-        assert first.already_sent("ds", keys) == set()
-        assert first.already_sent("ds", keys) == set()
+        assert set(first.already_sent("ds", keys)) == set()
+        assert set(first.already_sent("ds", keys)) == set()
         assert sum("json_each" in s for s in statements) == 0
         assert not first.has_rows("ds")
         first.record("ds", keys[:3], "b1")
         assert first.has_rows("ds") and not first.has_rows("other")
-        assert first.already_sent("ds", keys) == set(keys[:3])
-        assert first.already_sent("other", keys) == set()
+        assert set(first.already_sent("ds", keys)) == set(keys[:3])
+        assert set(first.already_sent("other", keys)) == set()
     with Journal(path) as second:  # rows from an earlier run
         assert second.has_rows("ds") and not second.has_rows("other")
-        assert second.already_sent("ds", keys) == set(keys[:3])
+        assert set(second.already_sent("ds", keys)) == set(keys[:3])
 
 
 def test_keys_with_quotes_and_unicode_round_trip(journal: Journal) -> None:
     odd = [("Purchase", "o\"'\\ne, ü 🛒"), ("Custom Event ✓", "[1, 2]")]
     journal.record("ds", odd, "b")
-    assert journal.already_sent("ds", odd) == set(odd)
+    assert set(journal.already_sent("ds", odd)) == set(odd)
 
 
 @settings(
@@ -185,10 +192,10 @@ def test_recorded_keys_are_stored_exactly_whatever_their_characters(
     assert stored == set(ids)
     for i in ids:
         if "\0" not in i:
-            assert journal.already_sent("ds", [("Purchase", i)]) == {("Purchase", i)}
+            assert set(journal.already_sent("ds", [("Purchase", i)])) == {("Purchase", i)}
         prefix = i.split("\0")[0]
         if prefix not in ids:  # a NUL-cut version of a key is not a recorded key
-            assert journal.already_sent("ds", [("Purchase", prefix)]) == set()
+            assert set(journal.already_sent("ds", [("Purchase", prefix)])) == set()
 
 
 def test_rows_survive_sigkill_right_after_record(tmp_path: Path) -> None:
@@ -215,7 +222,7 @@ def test_concurrent_threads_record_and_query(journal: Journal) -> None:
         for b in range(10):
             keys = [("Purchase", f"t{n}-b{b}-{i}") for i in range(50)]
             journal.record("ds", keys, f"t{n}-b{b}")
-            assert journal.already_sent("ds", keys) == set(keys)
+            assert set(journal.already_sent("ds", keys)) == set(keys)
 
     assert in_threads(work, 8) == []
     assert journal.count() == 8 * 10 * 50
@@ -454,3 +461,32 @@ def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
         assert not any(target.iterdir())
     finally:
         target.chmod(0o700)
+
+
+def test_a_version_1_journal_upgrades_in_place_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE sent (dataset_id TEXT NOT NULL, event_name TEXT NOT NULL,"
+        " event_id TEXT NOT NULL, batch_id TEXT NOT NULL, sent_at REAL NOT NULL,"
+        " PRIMARY KEY (dataset_id, event_name, event_id)) WITHOUT ROWID;"
+        "INSERT INTO sent VALUES ('ds', 'Purchase', 'old', 'b0', 1.0);"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert j.already_sent("ds", [("Purchase", "old")]) == {("Purchase", "old"): None}
+        j.record("ds", [("Purchase", "new")], "b1", test_event_code="TEST1")
+        assert j.already_sent("ds", [("Purchase", "new")]) == {("Purchase", "new"): "TEST1"}
+        j.record_run("r1", 5.0, {"exit_code": 0})
+        assert j.runs() == [{"exit_code": 0}]
+
+
+def test_runs_are_listed_newest_first_and_pruned_with_the_events(journal: Journal) -> None:
+    for n, started in enumerate((100.0, 300.0, 200.0)):
+        journal.record_run(f"r{n}", started, {"run": n})
+    assert journal.runs() == [{"run": 1}, {"run": 2}, {"run": 0}]
+    assert journal.runs(limit=1) == [{"run": 1}]
+    journal.prune(older_than=250.0)
+    assert journal.runs() == [{"run": 1}]

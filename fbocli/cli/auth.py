@@ -105,6 +105,11 @@ def _verify(target: _Target, secret: Secret) -> TokenReport:
         return verify_token(client, target.dataset_ids)
 
 
+def _interactive() -> bool:
+    """Whether the token can be asked for: standard input is a terminal."""
+    return sys.stdin.isatty()
+
+
 def _inherit(ctx: click.Context, name: str, value: Any) -> Any:
     """A subcommand option falls back to the group's (``fbocli auth -c X status``)."""
     if value or ctx.parent is None:
@@ -216,7 +221,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
     click.echo(WIZARD_INTRO)
     if target.config_path is None:
         click.echo("No configuration found: the datasets will not be checked.\n")
-    if not sys.stdin.isatty():  # getpass would fall back to echoing, with a warning
+    if not _interactive():  # getpass would fall back to echoing, with a warning
         raise UsageError(
             "standard input is not a terminal, so the token cannot be asked for",
             hint="pipe it in instead: fbocli auth login --token-stdin < token.txt",
