@@ -675,6 +675,13 @@ class FakeGraph:
         with self._lock:
             self._faults.append(_Pending(fault, times, dataset, path_suffix))
 
+    def clear_faults(self) -> None:
+        """Forget every injected fault, event refusal and removed dataset."""
+        with self._lock:
+            self._faults.clear()
+            self._rejectors.clear()
+            self._removed.clear()
+
     def reject_events(self, predicate: Callable[[JSON], str | None]) -> None:
         """Refuse any whole request holding an event for which ``predicate`` gives a message."""
         with self._lock:

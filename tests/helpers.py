@@ -272,6 +272,66 @@ def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@dataclass
+class TerminalRun:
+    """A process whose stdin and stderr were a real terminal: what the terminal showed,
+    and when (seconds after the start) each piece of it arrived."""
+
+    code: int
+    stdout: str
+    shown: str
+    times: list[tuple[float, str]]
+
+
+def run_on_terminal(
+    argv: list[str],
+    env: Mapping[str, str],
+    *,
+    answer: tuple[str, bytes] | None = None,
+    timeout: float = 60,
+) -> TerminalRun:
+    """Run ``argv`` with its stdin and stderr on a pseudo-terminal (stdout a pipe), record
+    what it draws and, once the terminal shows ``answer[0]``, type ``answer[1]``."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    start = time.monotonic()
+    times: list[tuple[float, str]] = []
+    with subprocess.Popen(
+        argv,
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env=dict(env),
+        start_new_session=True,  # not the test runner's terminal: this one is its only
+    ) as proc:
+        os.close(follower)
+        while time.monotonic() - start < timeout:
+            if answer is not None and answer[0] in "".join(t for _, t in times):
+                os.write(leader, answer[1])
+                answer = None
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            times.append((time.monotonic() - start, chunk.decode("utf-8", "replace")))
+        else:
+            proc.kill()
+        out = proc.stdout.read() if proc.stdout is not None else b""
+        code = proc.wait(timeout)
+    os.close(leader)
+    return TerminalRun(code, out.decode("utf-8", "replace"), "".join(t for _, t in times), times)
+
+
 def invoke(
     args: list[str],
     state: Path | None = None,

@@ -14,7 +14,16 @@ from click.testing import CliRunner
 
 from fbocli import __version__
 from fbocli.cli import main
-from tests.helpers import NOW, SAMPLES, cli_env, fbocli_argv, invoke, summary, write_jsonl
+from tests.helpers import (
+    NOW,
+    SAMPLES,
+    cli_env,
+    fbocli_argv,
+    invoke,
+    run_on_terminal,
+    summary,
+    write_jsonl,
+)
 from tests.helpers import SAMPLE_CONFIG as CONFIG
 from tests.helpers import SAMPLE_CSV as CSV
 from tests.helpers import SAMPLE_JSONL as JSONL
@@ -306,29 +315,14 @@ def test_rich_report_shows_brackets_literally() -> None:
 def test_live_progress_on_a_terminal_and_none_in_a_pipe(tmp_path: Path) -> None:
     """stderr a real terminal: the rich display (imported only then) draws the reading bar
     and the counters; stderr a pipe: not a byte of it."""
-    import os
-    import pty
-
     command = fbocli_argv(
         "upload", str(JSONL), "-c", str(CONFIG), "--now", NOW, "--dry-run",
         "--output", str(tmp_path / "out.jsonl"), "--state-dir", str(tmp_path / "state"),
     )  # fmt: skip
     env = cli_env(tmp_path, COLUMNS="200", TERM="xterm")
-    leader, follower = pty.openpty()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=env) as proc:
-        os.close(follower)
-        drawn = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the process closed the terminal
-                break
-            if not chunk:
-                break
-            drawn += chunk
-        assert proc.wait(60) == 0
-    os.close(leader)
-    text = drawn.decode("utf-8", "replace")
+    shown = run_on_terminal(command, env)
+    assert shown.code == 0
+    text = shown.shown
     assert "reading" in text and "accepted" in text and "events would send" in text
 
     piped = subprocess.run(command, capture_output=True, env=env, check=True)

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, NoReturn
@@ -55,11 +54,6 @@ def _stop(signum: int, frame: object) -> None:
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
-        if threading.current_thread() is threading.main_thread():
-            # SIGTERM (timeout, systemd, Docker, Kubernetes) and SIGHUP (a closed terminal)
-            # stop a run the way Ctrl-C does: in-flight batches finish, the summary shows.
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(signum, _stop)
         try:
             return super().invoke(ctx)
         except FbocliError as error:
@@ -115,11 +109,16 @@ def main() -> None:
 
 def entry() -> None:
     """The ``fbocli`` program (console script and ``python -m fbocli``): the process is
-    fbocli's, so it is tuned here (:func:`tune_process`), then :func:`main` runs, then the
-    program exits without the garbage collector's final pass over every object alive.
-    Everything fbocli writes is closed explicitly before that; tests call :func:`main`
-    in-process, where nothing is tuned."""
+    fbocli's, so it is tuned here (:func:`tune_process`) and stop signals are taken like
+    Ctrl-C, then :func:`main` runs, then the program exits without the garbage
+    collector's final pass over every object alive. Everything fbocli writes is closed
+    explicitly before that; tests call :func:`main` in-process, where nothing of this is
+    done."""
     tune_process()
+    # SIGTERM (timeout, systemd, Docker, Kubernetes) and SIGHUP (a closed terminal) stop a
+    # run the way Ctrl-C does: in-flight batches finish, the summary shows, exit 143/129.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop)
     try:
         main()
     finally:
