@@ -85,6 +85,15 @@ def check_summary(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+RUN_IDENTITY = ("rejects_file", "run_id", "started_at", "finished_at")
+
+
+def stable(data: dict[str, Any]) -> dict[str, Any]:
+    """A summary without what differs from one run of the same input to the next: the
+    rejects file, the run's id and its times."""
+    return {key: value for key, value in data.items() if key not in RUN_IDENTITY}
+
+
 def summary(text: str | Result) -> dict[str, Any]:
     """A ``--json`` summary (the text, or the stdout of a CliRunner result), checked."""
     data: dict[str, Any] = json.loads(text if isinstance(text, str) else text.stdout)

@@ -29,17 +29,11 @@ from tests.helpers import (
     check_summary,
     golden,
     invoke,
+    stable,
     upload_args,
     write_config,
     write_events,
 )
-
-
-def _without_rejects_file(data: dict[str, Any]) -> dict[str, Any]:
-    """A summary without what differs from run to run: the rejects file, the run's id and
-    its times."""
-    varies = ("rejects_file", "run_id", "started_at", "finished_at")
-    return {key: value for key, value in data.items() if key not in varies}
 
 
 def test_load_config_reads_a_toml_file(tmp_path: Path) -> None:
@@ -63,7 +57,7 @@ def test_validate_returns_what_the_cli_prints(tmp_path: Path) -> None:
     cli = invoke(upload_args(SAMPLE_JSONL, SAMPLE_CONFIG, "--json", command="validate"),
                  tmp_path / "cli")  # fmt: skip
     printed = json.loads(cli.stdout)
-    assert _without_rejects_file(data) == _without_rejects_file(printed)
+    assert stable(data) == stable(printed)
     assert cli.exit_code == int(summary.exit_status()) == 1  # validate found rejects
     assert summary.rejects_file is not None and summary.rejects_file.is_relative_to(tmp_path)
     api_rejects = summary.rejects_file.read_text(encoding="utf-8")
@@ -83,7 +77,7 @@ def test_a_dry_run_writes_the_requests_the_cli_writes(tmp_path: Path) -> None:
     assert output.read_bytes() == cli_output.read_bytes()
     assert output.read_bytes().count(b'{"url":') > 1
     data = check_summary(summary.to_dict())
-    assert _without_rejects_file(data) == _without_rejects_file(json.loads(cli.stdout))
+    assert stable(data) == stable(json.loads(cli.stdout))
     assert data["dry_run"] is True and data["events"]["sent"] == 401
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fbocli.settings import DEFAULT_API_VERSION
 from tests.fakegraph import JSON, FakeGraph, Fault
 from tests.helpers import (
     DS1,
@@ -166,7 +167,7 @@ def _check_api_rejected(n: int) -> Callable[[dict[str, Any]], None]:
 
 
 def _deprecated(w: World) -> None:
-    w.fake.deprecated_versions = frozenset({"v24.0"})
+    w.fake.deprecated_versions = frozenset({DEFAULT_API_VERSION})
 
 
 def _removed(w: World) -> None:
