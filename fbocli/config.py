@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from fbocli.errors import ConfigError
-from fbocli.mapping.normalize import norm_country, norm_currency
+from fbocli.mapping.normalize import norm_currency
+from fbocli.mapping.places import norm_country
 from fbocli.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_URL,

@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
             "settings",
             "versions",
             "mapping.normalize",
+            "mapping.places",
             "mapping.phones",
             "mapping.timeparse",
             # the packages' __init__ files import nothing: the leaves above use them

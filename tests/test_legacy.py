@@ -174,7 +174,7 @@ def test_standard_names_are_kept() -> None:
         # Meta's archived uploader sent exactly these for 01/08/1980 (its e2e api.log).
         ("01/08/1980", "1980", "01", "08"),
         ("1980-07-22", "1980", "07", "22"),
-        ("22 July 1980", "1980", "07", "22"),
+        ("1980_07_22", "1980", "07", "22"),
     ],
 )
 def test_birthday_becomes_doby_dobm_dobd(birthday: str, year: str, month: str, day: str) -> None:
@@ -186,7 +186,9 @@ def test_birthday_becomes_doby_dobm_dobd(birthday: str, year: str, month: str, d
     assert capi["user_data"]["db"] == sha(year + month + day)
     assert not {"doby", "dobm", "dobd"} & capi["user_data"].keys()
     # the legacy user data, even were it laid out as a Conversions API event
-    legacy_user = user_data(message, {}, _settings(BASE_CONFIG).mapping, offline=True)
+    legacy_user, _ = user_data(
+        message, {}, _settings(BASE_CONFIG).mapping, this_year=2026, offline=True
+    )
     assert {"doby", "dobm", "dobd", "db"} <= legacy_user.keys()
     laid_out = capi_event("Purchase", NOW_TS, "m-1", legacy_user, {}, None)["user_data"]
     assert laid_out["db"] == sha(year + month + day)

@@ -17,14 +17,8 @@ from hypothesis import strategies as st
 
 from fbocli.mapping import matchkeys
 from fbocli.mapping.custom import _PII_KEY, is_pii_key
-from fbocli.mapping.normalize import (
-    norm_country,
-    norm_gender,
-    norm_name,
-    norm_state,
-    norm_zip,
-    sha256_hex,
-)
+from fbocli.mapping.normalize import norm_gender, norm_name, norm_zip, sha256_hex
+from fbocli.mapping.places import norm_country, norm_state, state_known
 from tests.helpers import hash_one
 
 CORPUS = [
@@ -70,7 +64,43 @@ def test_a_full_memo_starts_again() -> None:
     memo = matchkeys._Memo(norm_name)
     for n in range(matchkeys._MEMO_LIMIT):
         memo[f"name{n}"] = None
+    memo.unknown.add("name1")
     assert memo["Zoë"] == sha256_hex("zoë") and len(memo) == 1
+    assert not memo.unknown
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.text(max_size=12)
+    | st.sampled_from(["Tex.", "RI", "Rhode Island", "Québec", "XY", "a" * 64, " ", "!!"]),
+    region=st.sampled_from(REGIONS),
+)
+def test_the_state_memo_remembers_what_it_did_not_recognise(raw: str, region: str) -> None:
+    """A value is in ``unknown`` exactly when it is not pre-hashed and state_known says
+    no; only regions whose states are codes track anything."""
+    memo = matchkeys._region(region).states
+    memo[raw]
+    prehashed = len(raw.strip()) == 64 and all(c in "0123456789abcdefABCDEF" for c in raw.strip())
+    assert (raw in memo.unknown) is (not prehashed and not state_known(raw, region))
+    assert memo.known is None or region in ("us", "ca")
+
+
+@pytest.mark.parametrize(
+    ("raw", "unknown"),
+    [("m", False), ("Female", False), ("x", True), ("Mr.", True), ("", False), ("  ", False)],
+)
+def test_the_gender_memo_remembers_what_it_did_not_recognise(raw: str, unknown: bool) -> None:
+    matchkeys._GENDERS[raw]
+    assert (raw in matchkeys._GENDERS.unknown) is unknown
+
+
+@pytest.mark.parametrize(
+    ("raw", "unknown"),
+    [("US", False), ("Narnia", True), (" ", False), ("F" * 64, False), ("England", False)],
+)
+def test_the_country_memo_remembers_what_it_did_not_recognise(raw: str, unknown: bool) -> None:
+    matchkeys._COUNTRIES[raw]
+    assert (raw in matchkeys._COUNTRIES.unknown) is unknown
 
 
 @settings(max_examples=300, deadline=None)

@@ -17,21 +17,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fbocli.mapping.normalize import (
+    clean,
+    fold,
     hash_values,
     is_sha256_hex,
     norm_birthday,
-    norm_country,
     norm_currency,
     norm_email,
+    norm_external_id,
     norm_gender,
     norm_name,
-    norm_state,
     norm_zip,
     parse_amount,
     sha256_hex,
     split_name,
 )
 from fbocli.mapping.phones import norm_phone
+from fbocli.mapping.places import norm_country, norm_state
 from tests.helpers import hash_one
 
 HEX_ALPHABET = frozenset("0123456789abcdef")
@@ -131,6 +133,9 @@ def test_hash_values_non_string_or_bool_is_nothing(raw: object) -> None:
         ("@b.com", None),
         ("a@b.com\n", "a@b.com"),
         ("a@b.com\nx", None),
+        ("ＪＡＮＥ＠ｅｘａｍｐｌｅ．ｃｏｍ", "jane@example.com"),  # NFKC first
+        ("\u3000jane@example.com\u3000", "jane@example.com"),  # ideographic spaces trimmed
+        ("test..test@example.com", "test..test@example.com"),  # the pattern, nothing more
     ],
 )
 def test_norm_email(value: str, expected: str | None) -> None:
@@ -188,6 +193,16 @@ def test_norm_phone_golden_hashes() -> None:
         ("", None),
         ("males", None),
         ("mal e", None),
+        ("Mr", "m"),  # Meta's Parameter Builder's synonyms
+        ("boy", "m"),
+        ("HE", "m"),
+        ("Mrs", "f"),
+        ("ma'am", "f"),
+        ("She", "f"),
+        ("ＭＡＬＥ", "m"),  # NFKC first
+        ("Mr.", None),  # nothing but the words themselves
+        ("male female", None),
+        ("other", None),
     ],
 )
 def test_norm_gender(value: str, expected: str | None) -> None:
@@ -208,6 +223,8 @@ def test_norm_gender(value: str, expected: str | None) -> None:
         ("Jean-Luc 2nd", "jeanlucnd"),
         ("ÉMILE", "émile"),
         ("Zoë", "zoë"),
+        ("ＪＯＨＮ", "john"),  # NFKC: full-width letters
+        ("ﬁnn", "finn"),  # NFKC: the ligature
         ("  ", None),
         ("", None),
         ("123 !?", None),
@@ -231,32 +248,54 @@ def test_split_name(name: str, expected: tuple[str | None, str | None]) -> None:
     assert split_name(name) == expected
 
 
-# --- state -----------------------------------------------------------------------------
+# --- text, external_id -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("value", "region", "expected"),
+    ("value", "expected"),
     [
-        ("RI", "us", "ri"),
-        ("ri", "us", "ri"),
-        ("Rhode Island", "us", "ri"),
-        ("  rhode island ", "us", "ri"),
-        ("California", "us", "ca"),
-        ("District of Columbia", "us", "dc"),
-        ("Ontario", "ca", "on"),
-        ("ON", "ca", "on"),
-        ("Bayern", "de", "by"),
-        ("California", "", "california"),  # no region: as a name
-        ("California", "ca", "california"),  # not a Canadian province
-        ("Nowhere Land", "us", "nowhereland"),
-        ("", "us", None),
-        ("--", "us", None),
-        ("RI", "zz", "ri"),  # unknown region: as a name
-        ("ſt", "de", "ſt"),  # not the code ST: only ASCII text is compared with codes
+        ("  John ", "John"),
+        ("ＪＯＨＮ", "JOHN"),  # full-width
+        ("\u3000x\u00a0", "x"),  # Unicode spaces are trimmed
+        ("ﬁ", "fi"),
+        ("Jose\u0301", "José"),
     ],
 )
-def test_norm_state(value: str, region: str, expected: str | None) -> None:
-    assert norm_state(value, region) == expected
+def test_clean_is_nfkc_then_trim(value: str, expected: str) -> None:
+    assert clean(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Québec", "quebec"),
+        ("U.S.A.", "usa"),
+        ("United   Kingdom", "unitedkingdom"),
+        ("united-states", "unitedstates"),
+        ("ＵＫ", "uk"),
+        ("123us", "123us"),  # digits stay: a code with digits is not a code
+        ("🇺🇸", "🇺🇸"),
+        ("!@#", ""),
+    ],
+)
+def test_fold_ignores_case_accents_punctuation_and_spacing(value: str, expected: str) -> None:
+    assert fold(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Customer 42", "customer42"),  # lowercase, no whitespace (Parameter Builder)
+        ("  ABC-123  ", "abc-123"),
+        ("user\tid\n7", "userid7"),
+        ("external\x1fid", "externalid"),  # any whitespace character
+        ("ＩＤ７", "id7"),  # NFKC
+        ("PROD#456", "prod#456"),  # punctuation stays
+        ("   ", None),
+    ],
+)
+def test_norm_external_id(value: str, expected: str | None) -> None:
+    assert norm_external_id(value) == expected
 
 
 # --- zip -------------------------------------------------------------------------------
@@ -276,65 +315,18 @@ def test_norm_state(value: str, region: str, expected: str | None) -> None:
         ("", "us", None),
         ("  ", "gb", None),
         ("-", "us", None),
+        ("2116", "us", "02116"),  # a US zip that lost its leading zero in a spreadsheet
+        ("2116-1234", "us", "02116"),
+        ("1", "us", "1"),  # only a 4-digit zip is padded
+        ("123456789", "us", "12345"),
+        ("abc-123", "us", None),  # the part before "-" has no digit
+        ("２１１６", "us", "02116"),  # NFKC: full-width digits
+        ("2116", "ca", "2116"),
+        ("A1 B2", "de", "a1b2"),
     ],
 )
 def test_norm_zip(value: str, region: str, expected: str | None) -> None:
     assert norm_zip(value, region) == expected
-
-
-# --- country ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("US", "us"),
-        ("us", "us"),
-        ("USA", "us"),
-        ("United States", "us"),
-        ("Canada", "ca"),
-        (" canada ", "ca"),
-        ("UK", "gb"),
-        ("uk", "gb"),
-        ("GBR", "gb"),
-        ("Germany", "de"),
-        ("Atlantis", None),
-        ("", None),
-        ("  ", None),
-    ],
-)
-def test_norm_country(value: str, expected: str | None) -> None:
-    assert norm_country(value) == expected
-
-
-def test_norm_country_every_alpha2_maps_to_itself() -> None:
-    for country in pycountry.countries:
-        code = str(country.alpha_2)
-        assert norm_country(code) == code.lower()
-        assert norm_country(str(country.alpha_3)) == code.lower()
-
-
-def _pycountry_lookup(text: str) -> str | None:
-    try:
-        return str(pycountry.countries.lookup(text).alpha_2).lower()
-    except LookupError:
-        return None
-
-
-def test_norm_country_reads_pycountrys_file_as_its_lookup_does() -> None:
-    """mapping.normalize reads pycountry's ISO 3166-1 file itself (importing pycountry costs ~35 ms
-    of start-up): every value of every field, in any case, finds what pycountry finds."""
-    from fbocli.mapping.normalize import _countries
-
-    assert _countries() is not None  # the file was read: the comparison below is real
-    values = {v for c in pycountry.countries for v in c._fields.values() if isinstance(v, str)}
-    assert len(values) > 1000
-    for value in sorted(values):
-        for text in (value, value.upper(), value.lower(), value.title()):
-            if text.strip() and text.strip().lower() != "uk":  # the one alias (mapping.md)
-                assert norm_country(text) == _pycountry_lookup(text.strip()), text
-    for junk in ("Atlantis", "U", "usx", "840 ", "Germany!", "ГЕРМАНИЯ"):
-        assert norm_country(junk) == _pycountry_lookup(junk.strip())
 
 
 def test_norm_currency_knows_what_pycountry_knows() -> None:
@@ -360,19 +352,42 @@ def test_norm_currency_knows_what_pycountry_knows() -> None:
         ("19800722", False, "19800722"),
         ("07/22/1980", False, "19800722"),
         ("22/07/1980", True, "19800722"),
-        ("01/02/1980", False, "19800102"),
+        ("01/02/1980", False, "19800102"),  # month first unless told
         ("01/02/1980", True, "19800201"),
-        ("July 22, 1980", False, "19800722"),
-        ("1980-07-22T10:00:00Z", False, "19800722"),
-        ("July 1980", False, None),  # incomplete: not completed from today
+        ("22/07/1980", False, "19800722"),  # 22 cannot be a month: it is the day
+        ("1980-22-07", False, "19800722"),
+        ("7-2-1980", False, "19800702"),  # one-digit day and month
+        ("1990_12_31", False, "19901231"),  # any single separator
+        ("12:31:1990", False, "19901231"),
+        ("1990|12|31", False, "19901231"),
+        ("1990.12-31", False, "19901231"),
+        ("12 31 1990", False, "19901231"),
+        ("１２－３１－１９９０", False, "19901231"),  # NFKC: full-width digits and dashes
+        ("1980-07-22T10:00:00Z", False, "19800722"),  # an ISO 8601 date and time
+        ("1980-07-22 10:00:00", False, "19800722"),
+        ("  1980-07-22  ", False, "19800722"),
+        ("1900-01-01", False, "19000101"),  # the oldest year kept
+        ("1899-12-31", False, None),
+        ("01-01-2026", False, "20260101"),  # this_year (2026) is kept
+        ("01-01-2027", False, None),  # a later year is not a birthday
+        ("02-29-1900", False, None),  # no such day
+        ("2000-02-29", False, "20000229"),
+        ("1980-02-30", False, None),
+        ("13-13-1980", False, None),
+        ("12/31/90", False, None),  # a two-digit year is ambiguous
+        ("12--31--1990", False, None),  # one separator each
+        ("1990-12-31-00-00-00", False, None),
+        ("12-31-1990 (mm-dd-yyyy)", False, None),  # words around it
+        ("July 22, 1980", False, None),  # written with digits only
+        ("July 1980", False, None),
+        ("1990123", False, None),
         ("22", False, None),
         ("someday", False, None),
         ("", False, None),
-        ("1980-02-30", False, None),
     ],
 )
 def test_norm_birthday(value: str, dayfirst: bool, expected: str | None) -> None:
-    assert norm_birthday(value, dayfirst=dayfirst) == expected
+    assert norm_birthday(value, this_year=2026, dayfirst=dayfirst) == expected
 
 
 # --- currency --------------------------------------------------------------------------
@@ -519,7 +534,7 @@ def test_golden_user_data_hashes(
     ],
 )
 def test_golden_external_id(user_id: str, expected: str) -> None:
-    assert hash_one(user_id, lambda v: v.strip() or None) == expected
+    assert hash_one(user_id, norm_external_id) == expected
 
 
 def test_golden_no_match_key_email_is_dropped() -> None:
@@ -547,8 +562,9 @@ ONE_ARG: list[Callable[[str], str | None]] = [
     norm_name,
     norm_country,
     norm_currency,
-    norm_birthday,
-    partial(norm_birthday, dayfirst=True),
+    norm_external_id,
+    partial(norm_birthday, this_year=2026),
+    partial(norm_birthday, this_year=2026, dayfirst=True),
 ]
 WITH_REGION: list[Callable[[str, str], str | None]] = [norm_state, norm_zip]
 
@@ -650,32 +666,3 @@ def test_parse_amount_total(raw: object) -> None:
 def test_parse_amount_formatted_roundtrip(whole: int, cents: int, symbol: str) -> None:
     assert parse_amount(f" {symbol}{whole:,} ") == whole
     assert parse_amount(f"{symbol}{whole:,}.{cents:02d}") == float(f"{whole}.{cents:02d}")
-
-
-def test_subdivisions_read_from_the_data_file_equal_pycountrys_database() -> None:
-    """mapping.normalize._subdivisions reads pycountry's ISO 3166-2 file itself (pycountry's
-    own database costs ~50 ms a process to load); for every country, and for codes naming
-    none, the codes and names it gives are what the database gives."""
-    from fbocli.mapping import normalize
-
-    def reference(region: str) -> tuple[frozenset[str], dict[str, str]]:
-        subs = pycountry.subdivisions.get(country_code=region.upper()) or ()
-        codes: set[str] = set()
-        names: dict[str, str] = {}
-        for sub in sorted(subs, key=lambda s: str(s.code)):
-            suffix = str(sub.code).partition("-")[2].upper()
-            if suffix:
-                codes.add(suffix)
-                key = normalize.norm_name(str(sub.name))
-                if key:
-                    names.setdefault(key, suffix.lower())
-        return frozenset(codes), names
-
-    assert normalize._subdivision_table() is not None  # the fast path is the one tested
-    regions = [c.alpha_2.lower() for c in pycountry.countries] + ["xx", "zz", "q1"]
-    with_subdivisions = 0
-    for region in regions:
-        codes, names = normalize._subdivisions(region)
-        assert (codes, dict(names)) == reference(region), region
-        with_subdivisions += bool(codes)
-    assert with_subdivisions > 150

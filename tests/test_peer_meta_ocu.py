@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from fbocli.mapping.normalize import norm_country, norm_email, norm_name, norm_state, norm_zip
+from fbocli.mapping.normalize import norm_email, norm_name, norm_zip
 from fbocli.mapping.phones import norm_phone
+from fbocli.mapping.places import norm_country, norm_state
 from fbocli.mapping.timeparse import parse_event_time
 from tests.helpers import hash_one
 

@@ -1,24 +1,26 @@
-"""The phone shortcuts (fbocli.mapping.phones) give exactly what phonenumbers gives.
+"""The phone rule and its shortcuts (fbocli.mapping.phones) give what phonenumbers gives.
 
-``norm_phone`` answers plain North American numbers and ``+CC digits`` / national numbers
-written with digits and separators without calling the library (the shortcuts save most
-of a mapping worker's time); everything else asks the library. mapping.md's phone rule
-written directly on phonenumbers is the reference: on corpora of the forms people type
-and on random input, every answer a shortcut gives is the reference's, and so is every
-answer of ``norm_phone``.
+mapping.md's phone rule is written below directly on phonenumbers (``_phone_by_the_spec``):
+NFKC, an extension and trailing words dropped, every separator removed, then the
+library, then the digits. ``norm_phone`` answers plain North American numbers and ``+CC
+digits`` / national numbers written with digits and separators without calling the
+library (the shortcuts save most of a mapping worker's time); everything else asks the
+library. On corpora of the forms people type and on random input, every answer a
+shortcut gives is the reference's, and so is every answer of ``norm_phone``.
 """
 
 from __future__ import annotations
 
 import random
-import string
+import re
+import unicodedata
 
 import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fbocli.mapping.phones import _intl_fast_path, _nanp_fast_path, norm_phone
+from fbocli.mapping.phones import _intl_fast_path, _nanp_fast_path, norm_phone, phone_text
 from tests.test_normalize import TEXT
 
 PHONE_REGIONS = [
@@ -30,14 +32,74 @@ PHONE_REGIONS = [
 
 def _phone_by_the_spec(value: str, region: str) -> str | None:
     """mapping.md's phone rule written directly on phonenumbers, with no shortcut."""
+    text = unicodedata.normalize("NFKC", value)
+    text = re.sub(r"\D*$", "", text)  # trailing words: whatever follows the last digit
+    text = re.sub(r"(?i)[\s,;]*(ext(ension)?\.?|x|#)\s*:?\s*[0-9]+$", "", text)
+    # The separators do not matter: they are removed (a "+" only counts before the first
+    # digit). (phonenumbers would call "1 4" no number and "14" a number.)
+    first = re.search(r"\d", text)
+    head, tail = (text[: first.start()], text[first.start() :]) if first else (text, "")
+    text = ("+" if "+" in head else "") + re.sub(r"\D", "", tail)
     try:
-        number = phonenumbers.parse(value, region.upper() or None)
+        number = phonenumbers.parse(text, region.upper() or None)
         if phonenumbers.is_possible_number(number):
             return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))[1:]
     except phonenumbers.NumberParseException:
         pass
-    digits = "".join(c for c in value if c in string.digits).lstrip("0")
+    digits = "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal()).lstrip("0")
     return digits if len(digits) >= 7 else None
+
+
+@pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("555-123-4567", "us", "15551234567"),
+        ("555_123_4567", "us", "15551234567"),  # any separator
+        ("555|123|4567", "us", "15551234567"),
+        ("{555} 123-4567", "us", "15551234567"),
+        ("555@123@4567", "us", "15551234567"),
+        ("555+123+4567", "us", "15551234567"),  # a "+" after a digit is a separator
+        ("***555***123***4567***", "us", "15551234567"),
+        ("555-123-4567 (home)", "us", "15551234567"),  # trailing words
+        ("555-123-4567 mobile", "us", "15551234567"),
+        ("+1-555-123-4567 ext. 123", "us", "15551234567"),  # extensions
+        ("555-123-4567 x89", "us", "15551234567"),
+        ("555-123-4567#123", "us", "15551234567"),
+        ("(555) 123-4567 extension 7 (work)", "us", "15551234567"),
+        ("Tel: 555 123 4567", "us", "15551234567"),  # leading words
+        ("Call me at +1 (555) 123-4567 today!", "us", "15551234567"),
+        ("５５５－１２３－４５６７", "us", "15551234567"),  # NFKC: full-width digits
+        ("020 7946 0958", "gb", "442079460958"),
+        ("020 7946 0958 (home)", "gb", "442079460958"),
+        ("0532 123 45 67", "tr", "905321234567"),
+        ("030 1234567", "de", "49301234567"),
+        ("020 7946 0958", "us", "2079460958"),  # read in the US: not possible, digits kept
+        ("1-800-FLOWERS", "us", None),  # the words are dropped, not dialled
+        ("555-HELP-NOW", "us", None),
+        ("Phone: 555, please call", "us", None),
+        ("911", "us", None),
+        ("", "us", None),
+    ],
+)
+def test_norm_phone_by_the_revised_rule(value: str, region: str, expected: str | None) -> None:
+    assert norm_phone(value, region) == expected
+    assert _phone_by_the_spec(value, region) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Tel: +1 (555) 123-4567 ext. 89 (work)", "+15551234567"),
+        ("555|123|4567", "5551234567"),
+        ("1-800-FLOWERS", "1800"),
+        ("+ 44 20", "+4420"),
+        ("20+44", "2044"),
+        ("no digits", ""),
+        ("٠١٢٣٤٥٦٧", "01234567"),  # any script's decimal digits
+    ],
+)
+def test_phone_text_keeps_the_plus_and_the_digits(value: str, expected: str) -> None:
+    assert phone_text(value) == expected
 
 
 NANP_LIKE = st.builds(
@@ -45,7 +107,12 @@ NANP_LIKE = st.builds(
     st.lists(
         st.one_of(
             st.from_regex(r"[0-9]{3,4}", fullmatch=True),
-            st.sampled_from(["", " ", "-", "(", ")", ".", "1", "+1", "+", "\t", "x", "\u00a0"]),
+            st.sampled_from(
+                [
+                    *("", " ", "-", "(", ")", ".", "1", "+1", "+", "\t", "x", "\u00a0", "_", "|"),
+                    *("#", "ext. ", " (home)", "Tel: ", "{", "}", "＋", "５"),
+                ]
+            ),
         ),
         max_size=7,
     ),

@@ -5,6 +5,13 @@ memoized here, per field and region: the same few thousand values repeat across 
 of events, so each is normalized and hashed once. This is the one memo of hashed keys
 (docs/performance.md has what it saves); emails and phones are mostly unique and are
 not memoized.
+
+:func:`user_data` also says what it could not use (:data:`Note`): a country, a US or
+Canadian state or a gender it did not recognise (the value), an email that is not an
+address, a phone that is not a possible number, a birthday that is not a date (no
+value: they are personal data), and a record read in the default region because its
+country was not recognised. The memos remember which values were not recognised, so
+a record whose values are all fine costs nothing more.
 """
 
 from __future__ import annotations
@@ -15,45 +22,75 @@ from dataclasses import dataclass
 from typing import Any
 
 from fbocli.mapping.normalize import (
+    clean,
     hash_values,
     is_sha256_hex,
     norm_birthday,
-    norm_country,
     norm_email,
+    norm_external_id,
     norm_gender,
     norm_name,
-    norm_state,
     norm_zip,
     sha256_hex,
     split_name,
 )
 from fbocli.mapping.phones import norm_phone
+from fbocli.mapping.places import STATE_REGIONS, norm_country, norm_state, state_known
 from fbocli.settings import MappingSettings
 
 INTEGRATION = "Facebook Offline Conversions"
 
 ABSENT = (None, "")  # a value that is missing or an empty string counts as absent
 _MEMO_LIMIT = 50_000  # values per memo; a full memo is cleared
+_SHOWN_CHARS = 80  # a value not recognised is reported cut to this length
+
+# What a record's match keys could not use: (field, value) for a country, state or gender
+# not recognised; (field, "invalid") for an email or birthday and (field, "impossible")
+# for a phone, whose values are not reported; ("region", the default region) for a record
+# whose country was not recognised and whose phone, state or zip was read in the default
+# region ("" for none).
+Note = tuple[str, str]
+NO_NOTES: tuple[Note, ...] = ()
 
 
 class _Memo(dict[str, str | None]):
-    """Raw text -> its hashed key, for one field (and region): a hit is one dict lookup."""
+    """Raw text -> its hashed key, for one field (and region): a hit is one dict lookup.
 
-    __slots__ = ("normalize",)
+    With ``known``, the raw values it says are not recognised (pre-hashed values aside)
+    are also kept in ``unknown``, which stays empty while every value is fine.
+    """
 
-    def __init__(self, normalize: Callable[[str], str | None]) -> None:
+    __slots__ = ("known", "normalize", "unknown")
+
+    def __init__(
+        self, normalize: Callable[[str], str | None], known: Callable[[str], bool] | None = None
+    ) -> None:
         super().__init__()
         self.normalize = normalize
+        self.known = known
+        self.unknown: set[str] = set()
 
     def __missing__(self, raw: str) -> str | None:
         if len(self) >= _MEMO_LIMIT:
             self.clear()
+            self.unknown.clear()
         found = hash_values(raw, self.normalize)
         hashed = self[raw] = found[0] if found else None
+        if self.known is not None and not _prehashed(raw) and not self.known(raw):
+            self.unknown.add(raw)
         return hashed
 
 
-_GENDERS = _Memo(norm_gender)
+def _prehashed(raw: str) -> bool:
+    stripped = raw.strip()
+    return len(stripped) == 64 and is_sha256_hex(stripped)
+
+
+def _gender_known(value: str) -> bool:
+    return not clean(value) or norm_gender(value) is not None
+
+
+_GENDERS = _Memo(norm_gender, _gender_known)
 _NAMES = _Memo(norm_name)  # first and last names, cities: the same rule
 
 
@@ -67,9 +104,11 @@ class _Region:
 
 
 def _region(region: str) -> _Region:
+    state_rule = functools.partial(norm_state, region=region)
+    known = functools.partial(state_known, region=region) if region in STATE_REGIONS else None
     found = _REGIONS[region] = _Region(
         functools.partial(norm_phone, region=region),
-        _Memo(functools.partial(norm_state, region=region)),
+        _Memo(state_rule, known),
         _Memo(functools.partial(norm_zip, region=region)),
     )
     return found
@@ -86,20 +125,26 @@ def obj(value: object) -> dict[str, Any]:
 
 class _Countries(dict[str, tuple[str | None, str | None]]):
     """Raw ``address.country`` -> (alpha-2 or None, the ``country`` key or None): a few
-    hundred spellings exist, each resolved and hashed once."""
+    hundred spellings exist, each resolved and hashed once. ``unknown`` holds the raw
+    values that name no country."""
+
+    __slots__ = ("unknown",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unknown: set[str] = set()
 
     def __missing__(self, raw: str) -> tuple[str | None, str | None]:
         country = norm_country(raw)
-        stripped = raw.strip()
-        key: str | None
-        if len(stripped) == 64 and is_sha256_hex(stripped):
-            key = stripped.lower()
-        else:
-            key = sha256_hex(country) if country else None
+        hashed = sha256_hex(country) if country else None
+        key = raw.strip().lower() if _prehashed(raw) else hashed
         found = (country, key)
         if len(self) >= _MEMO_LIMIT:
             self.clear()
+            self.unknown.clear()
         self[raw] = found
+        if key is None and clean(raw):
+            self.unknown.add(raw)
         return found
 
 
@@ -111,12 +156,15 @@ def user_data(
     properties: dict[str, Any],
     settings: MappingSettings,
     *,
+    this_year: int,
     offline: bool = False,
     dayfirst: bool = False,
-) -> dict[str, Any]:
-    """Hashed match keys under their Conversions API names; empty when none is usable.
+) -> tuple[dict[str, Any], tuple[Note, ...]]:
+    """Hashed match keys under their Conversions API names (empty when none is usable),
+    and the :data:`Note` of each value it could not use (:data:`NO_NOTES` when none).
 
-    ``offline`` adds ``doby``/``dobm``/``dobd`` (the legacy API's birthday keys).
+    ``this_year``: the year of *now* (the latest birth year); ``offline`` adds
+    ``doby``/``dobm``/``dobd`` (the legacy API's birthday keys).
     """
     context = obj(msg.get("context"))
     traits = obj(context.get("traits"))
@@ -126,17 +174,26 @@ def user_data(
     region = country or settings.default_country
     place = _REGIONS.get(region) or _region(region)
     user: dict[str, Any] = {}
+    notes: list[Note] = []
 
     email = traits.get("email")
     if email in ABSENT:
         email = properties.get("email")
     if em := hash_values(email, norm_email):
         user["em"] = em
+        if type(email) is list and _dropped(email, norm_email):
+            notes.append(("email", "invalid"))
+    elif email not in ABSENT and _dropped(email, norm_email):
+        notes.append(("email", "invalid"))
     phone = traits.get("phone")
     if phone in ABSENT:
         phone = properties.get("phone")
     if ph := hash_values(phone, place.phone, numbers=True):
         user["ph"] = ph
+        if type(phone) is list and _dropped(phone, place.phone):
+            notes.append(("phone", "impossible"))
+    elif phone not in ABSENT and _dropped(phone, place.phone):
+        notes.append(("phone", "impossible"))
     first, last = traits.get("firstName"), traits.get("lastName")
     name = traits.get("name")
     if isinstance(name, str) and (first in ABSENT or last in ABSENT):
@@ -161,17 +218,28 @@ def user_data(
             user[key] = hashed
     if country_key:
         user["country"] = country_key
+    if _GENDERS.unknown and (gender := _unknown(traits.get("gender"), _GENDERS)):
+        notes.append(("gender", gender))
+    if place.states.unknown and (state := _unknown(address.get("state"), place.states)):
+        notes.append(("state", state))
+    if _COUNTRIES.unknown and isinstance(raw_country, str) and raw_country in _COUNTRIES.unknown:
+        notes.append(("country", _shown(raw_country)))
+        read_in_region = (phone, address.get("state"), address.get("postalCode"))
+        if any(raw not in ABSENT for raw in read_in_region):
+            notes.append(("region", region))
 
     birthday = traits.get("birthday")
     if isinstance(birthday, str):
         if is_sha256_hex(birthday.strip()):
             user["db"] = birthday.strip().lower()
-        elif (born := norm_birthday(birthday, dayfirst=dayfirst)) is not None:
+        elif (born := norm_birthday(birthday, this_year=this_year, dayfirst=dayfirst)) is not None:
             user["db"] = sha256_hex(born)
             if offline:
                 user["doby"] = sha256_hex(born[:4])
                 user["dobm"] = sha256_hex(born[4:6])
                 user["dobd"] = sha256_hex(born[6:])
+        elif clean(birthday):
+            notes.append(("birthday", "invalid"))
 
     user_id = msg.get("userId")
     if user_id is not None and (external := _external_id(user_id, settings.hash_external_id)):
@@ -179,20 +247,102 @@ def user_data(
     integration = context.get(INTEGRATION)
     if integration is not None and (lead := _lead_id(obj(integration).get("leadId"))) is not None:
         user["lead_id"] = lead
-    return user
+    return user, (tuple(notes) if notes else NO_NOTES)
+
+
+def why_no_keys(msg: dict[str, Any], properties: dict[str, Any], this_year: int) -> str:
+    """The ``no_match_keys`` detail: what the record had and why none of it was usable.
+
+    Only categories are quoted (a gender, a state, a country); emails, phones, names,
+    cities, zips, birthdays and ids are personal data and are named, not printed (the
+    rejects file holds the record itself).
+    """
+    context = obj(msg.get("context"))
+    traits = obj(context.get("traits"))
+    address = obj(traits.get("address"))
+    email, phone = traits.get("email"), traits.get("phone")
+    if email in ABSENT:
+        email = properties.get("email")
+    if phone in ABSENT:
+        phone = properties.get("phone")
+    birthday = traits.get("birthday")
+    said = [
+        ("email", email, "is not an address"),
+        ("phone", phone, "is not a possible phone number"),
+        ("firstName", traits.get("firstName"), "has no letters"),
+        ("lastName", traits.get("lastName"), "has no letters"),
+        ("name", traits.get("name"), "has no letters"),
+        ("address.city", address.get("city"), "has no letters"),
+        ("address.state", address.get("state"), "has no letters"),
+        ("address.postalCode", address.get("postalCode"), "has nothing a zip code keeps"),
+        ("address.country", address.get("country"), "is not a country"),
+        ("gender", traits.get("gender"), "is not a gender Meta takes (m or f)"),
+        ("birthday", birthday, f"is not a date from 1900 to {this_year}"),
+        ("userId", msg.get("userId"), "is empty or not text or a number"),
+        ("leadId", obj(context.get(INTEGRATION)).get("leadId"), "is not a lead id (digits)"),
+    ]
+    parts = []
+    for field, raw, why in said:
+        if raw in ABSENT or (isinstance(raw, str) and not clean(raw)):
+            continue
+        if field == "birthday" and isinstance(raw, str) and _prehashed(raw):
+            why = "is pre-hashed, and the legacy API takes year, month and day apart"
+        shown = f" {_quoted(raw)}" if field in _CATEGORIES else ""
+        parts.append(f"{field}{shown} {why}")
+    if not parts:
+        return "no email, phone, name, address, userId or lead id"
+    return "nothing usable: " + "; ".join(parts)
+
+
+_CATEGORIES = frozenset({"address.state", "address.country", "gender"})
+
+
+def _quoted(raw: object) -> str:
+    text = _shown(raw) if isinstance(raw, str) else repr(raw)[:_SHOWN_CHARS]
+    return f'"{text}"'
+
+
+def _dropped(raw: object, normalize: Callable[[str], str | None]) -> bool:
+    """Whether a value (or one of a list) had content and still gave nothing: the rare
+    path, taken only when a key is missing or came from a list."""
+    for item in raw if isinstance(raw, list) else (raw,):
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if (
+            isinstance(item, str)
+            and clean(item)
+            and not _prehashed(item)
+            and normalize(item) is None
+        ):
+            return True
+    return False
+
+
+def _unknown(raw: object, memo: _Memo) -> str | None:
+    """The value to report when ``raw`` is one the memo did not recognise, else None."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    return _shown(raw) if isinstance(raw, str) and raw in memo.unknown else None
+
+
+def _shown(raw: str) -> str:
+    """A value not recognised as the report shows it: trimmed, at most _SHOWN_CHARS."""
+    text = clean(raw)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
 def _external_id(raw: object, hashed: bool) -> str | None:
+    """``userId``: trimmed; hashed after :func:`norm_external_id` unless told not to (then
+    sent as given); 64 hex characters are taken as pre-hashed and only lowercased."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         return None
     text = str(raw).strip()
-    if not text:
-        return None
-    if not hashed:
-        return text
+    if not text or not hashed:
+        return text or None
     if len(text) == 64 and is_sha256_hex(text):
         return text.lower()
-    return sha256_hex(text)
+    normalized = norm_external_id(text)
+    return sha256_hex(normalized) if normalized else None
 
 
 def _lead_id(raw: object) -> int | None:

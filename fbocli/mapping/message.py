@@ -13,13 +13,22 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from fbocli import wire
 from fbocli.errors import Rejected
 from fbocli.mapping.custom import custom_data
-from fbocli.mapping.matchkeys import ABSENT, INTEGRATION, obj, user_data
+from fbocli.mapping.matchkeys import (
+    ABSENT,
+    INTEGRATION,
+    NO_NOTES,
+    Note,
+    obj,
+    user_data,
+    why_no_keys,
+)
 from fbocli.mapping.normalize import norm_currency, parse_amount
 from fbocli.mapping.payload import EventBuilder, Ldu, event_builder
 from fbocli.mapping.timeparse import parse_event_time
@@ -78,6 +87,7 @@ class Outcome:
     routes: tuple[Route, ...] = ()  # accepted: (dataset, Meta event name) of each event
     keys: tuple[str, ...] = ()  # accepted: the match keys found
     event_time: int = 0  # accepted
+    notes: tuple[Note, ...] = NO_NOTES  # values the match keys could not use (matchkeys.Note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,7 @@ class MapContext:
     oldest: int = field(init=False)
     newest: int = field(init=False)
     offline: bool = field(init=False)
+    this_year: int = field(init=False)  # the latest birth year: the year of now (UTC)
     # Segment event name -> its routes, for every name the settings list.
     routes: Mapping[str, tuple[Route, ...]] = field(init=False, repr=False, compare=False)
     build: EventBuilder = field(init=False, repr=False, compare=False)  # the API's dialect
@@ -100,6 +111,7 @@ class MapContext:
             "oldest": self.now - s.upload.window_days * 86400,
             "newest": self.now + 60,
             "offline": s.destination.api == "offline",
+            "this_year": datetime.fromtimestamp(self.now, UTC).year,
             "routes": {name: s.routes(name) for name in names},
             "build": event_builder(s.destination.api),
         }
@@ -156,17 +168,20 @@ def _accept(
     value, value_key = _value(event, properties, ctx)
     currency = _currency(properties.get("currency"), settings.default_currency)
     ldu = _ldu(msg) if settings.limited_data_use else None
-    user = user_data(msg, properties, settings, offline=ctx.offline, dayfirst=dayfirst)
+    user, notes = user_data(
+        msg, properties, settings, this_year=ctx.this_year, offline=ctx.offline, dayfirst=dayfirst
+    )
     if not user or (ctx.offline and not user.keys() - {"db"}):
         # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
-        raise Rejected("no_match_keys", "no usable email, phone, name, address, userId or lead id")
+        detail = why_no_keys(msg, properties, ctx.this_year)
+        return Outcome("rejected", "no_match_keys", detail, segment_event=event, notes=notes)
     custom = custom_data(event, properties, value, value_key, currency)
     event_id = _event_id(msg)
     events = []
     for dataset_id, name in routes:
         encoded = wire.dumps(ctx.build(name, event_time, event_id, user, custom, ldu))
         events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line)))
-    return Outcome("accepted", "", "", events, event, routes, tuple(user), event_time)
+    return Outcome("accepted", "", "", events, event, routes, tuple(user), event_time, notes)
 
 
 # --- event_time and the window (section 3) -------------------------------------------

@@ -2,13 +2,13 @@
 
 Every function here is pure: same input, same output, no I/O. Meta only matches a key
 when both sides hashed the *same* normalized text, so each rule below is the contract,
-not a heuristic. Phones have a module of their own (:mod:`fbocli.mapping.phones`).
+not a heuristic. Where Meta's documentation is silent, Meta's Parameter Builder decides
+(docs/mapping.md). Countries and US/Canadian states have a module of their own
+(:mod:`fbocli.mapping.places`), and so do phones (:mod:`fbocli.mapping.phones`).
 
-Nothing here is memoized but the per-region tables built from pycountry's ISO data and
-the dateutil fallback of birthdays: hashed keys are memoized once, by the caller
-(:mod:`fbocli.mapping.matchkeys`). pycountry's tables are read from its own data files
-(importing pycountry costs ~35 ms of every start); the library itself is imported only if
-a file is not laid out as expected.
+Every text value is first put in Unicode NFKC form and trimmed (:func:`clean`). Nothing
+here is memoized but pycountry's currency codes and birthdays: hashed keys are memoized
+once, by the caller (:mod:`fbocli.mapping.matchkeys`).
 """
 
 from __future__ import annotations
@@ -27,17 +27,20 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "BIRTH_YEAR_MIN",
+    "clean",
+    "fold",
     "hash_values",
     "is_sha256_hex",
     "norm_birthday",
-    "norm_country",
     "norm_currency",
     "norm_email",
+    "norm_external_id",
     "norm_gender",
     "norm_name",
-    "norm_state",
     "norm_zip",
     "parse_amount",
+    "pycountry_data",
     "sha256_hex",
     "split_name",
 ]
@@ -45,10 +48,22 @@ __all__ = [
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _ASCII_DIGITS = frozenset("0123456789")
-_GENDERS: Mapping[str, str] = MappingProxyType(
-    {"m": "m", "male": "m", "man": "m", "f": "f", "female": "f", "woman": "f"}
+# The gender words Meta's Parameter Builder accepts (the vectors in
+# tests/contracts/peers/normalization-vectors hold the same list), compared after
+# NFKC, trimming and lowercasing: nothing else is sent.
+_MALE = (
+    "m male man boy boyfriend brother chap bloke dude fellow gentleman guy lad mister mr sir "
+    "he him his himself husband father dad daddy papa son nephew uncle groom widower king "
+    "prince duke count emperor lord god"
 )
-_COUNTRY_ALIASES: Mapping[str, str] = MappingProxyType({"uk": "gb"})
+_FEMALE = (
+    "f female woman girl girlfriend sister gal lass lady dame madam ma'am miss mrs ms "
+    "she her hers herself wife mother mom mommy mama daughter niece aunt bride widow queen "
+    "princess duchess countess empress goddess belle chick maiden"
+)
+_GENDERS: Mapping[str, str] = MappingProxyType(
+    {**dict.fromkeys(_MALE.split(), "m"), **dict.fromkeys(_FEMALE.split(), "f")}
+)
 # Optional sign, optional currency symbol, digits with optional 1,234-style groups,
 # optional fraction and exponent; ASCII digits only (no Unicode digits, no "1_000").
 _AMOUNT = re.compile(
@@ -57,11 +72,28 @@ _AMOUNT = re.compile(
     r"(?P<exp>[eE][-+]?[0-9]+)?"
 )
 _MAX_AMOUNT_CHARS = 100  # int() refuses > 4300 digits; nothing that long is an amount
-_MAX_DATE_CHARS = 100  # dateutil is slow on long junk; no date is that long
-# Two defaults that differ in year, month and day: a component dateutil did not find
-# shows up as a difference, so "July 1980" or "12:00" is not silently completed.
-_DEFAULT_A = datetime(1904, 1, 1)
-_DEFAULT_B = datetime(1905, 2, 2)
+BIRTH_YEAR_MIN = 1900  # the oldest birth year kept (Meta: "from 1900 to current year")
+# A birthday: day, month and year with one non-digit between each (in either order of
+# day and month, the year first or last), or YYYYMMDD; or an ISO 8601 date and time.
+_DATE = re.compile(r"([0-9]{1,4})[^0-9]([0-9]{1,2})[^0-9]([0-9]{1,4})")
+_ISO_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]")
+
+
+def clean(value: str) -> str:
+    """NFKC form, trimmed: what every text rule of section 4 starts from (full-width
+    ``ＪＯＨＮ`` -> ``JOHN``). ASCII text is already in NFKC form and is only trimmed."""
+    if not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
+    return value.strip()
+
+
+def fold(value: str) -> str:
+    """The key of a lookup insensitive to case, accents, punctuation and spacing:
+    letters and digits only, without their accents, case-folded (``Québec`` and
+    ``QUEBEC`` -> ``quebec``, ``U.S.A.`` -> ``usa``). Also keeps the regional indicator
+    letters of flag emoji (``🇺🇸``)."""
+    text = unicodedata.normalize("NFKD", clean(value).casefold())
+    return "".join(c for c in text if c.isalnum() or "\U0001f1e6" <= c <= "\U0001f1ff")
 
 
 def sha256_hex(value: str) -> str:
@@ -108,25 +140,27 @@ def hash_values(
 
 
 def norm_email(value: str) -> str | None:
-    """Trim and lowercase; None unless it looks like ``local@domain.tld``."""
-    text = value.strip().lower()
+    """NFKC, trimmed, lowercase; None unless it looks like ``local@domain.tld``."""
+    text = clean(value).lower()
     return text if _EMAIL.fullmatch(text) else None
 
 
 def norm_gender(value: str) -> str | None:
-    """``m``/``male``/``man`` -> ``m``, ``f``/``female``/``woman`` -> ``f``, else None."""
-    return _GENDERS.get(value.strip().lower())
+    """``m`` or ``f`` from one of the words Meta's Parameter Builder accepts (``Male``,
+    ``Mr``, ``boy``, ``she``...: ``_GENDERS``), in any case; anything else None."""
+    return _GENDERS.get(clean(value).lower())
 
 
 def norm_name(value: str) -> str | None:
-    """Lowercase, Unicode NFC, letters only (``O'Brien`` -> ``obrien``); for fn, ln, ct.
+    """NFKC, lowercase, letters only (``O'Brien`` -> ``obrien``, ``ＪＯＨＮ`` -> ``john``);
+    for fn, ln, ct, and states outside the US and Canada.
 
-    NFC is applied again after filtering so that letters brought together by removing
+    NFKC is applied again after filtering so that letters brought together by removing
     a character in between (Hangul jamo) compose the same way on a second pass.
     """
-    text = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).lower())
+    text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).lower())
     letters = "".join(c for c in text if c.isalpha())
-    return unicodedata.normalize("NFC", letters).lower() or None
+    return unicodedata.normalize("NFKC", letters).lower() or None
 
 
 def split_name(name: str) -> tuple[str | None, str | None]:
@@ -137,58 +171,79 @@ def split_name(name: str) -> tuple[str | None, str | None]:
     return words[0], (words[-1] if len(words) >= 2 else None)
 
 
-@functools.lru_cache(maxsize=512)
-def _subdivisions(region: str) -> tuple[frozenset[str], Mapping[str, str]]:
-    """ISO 3166-2 code suffixes (upper case) and normalized name -> suffix of one region.
+def norm_external_id(value: str) -> str | None:
+    """A ``userId`` before hashing: NFKC, lowercase, every whitespace character removed
+    (``Customer 42`` -> ``customer42``), as Meta's Parameter Builder does."""
+    if value.isascii():
+        return "".join(value.lower().split()) or None
+    text = "".join(unicodedata.normalize("NFKC", value).lower().split())
+    # (what was cut out may have kept letters apart)
+    return unicodedata.normalize("NFKC", text).lower() or None
 
-    Built once per region: scanning pycountry's subdivisions per event is far too slow.
+
+def norm_zip(value: str, region: str) -> str | None:
+    """Region US: the digits before any ``-``, at most 5, a 4-digit zip padded with the
+    leading zero a spreadsheet dropped (``2116`` -> ``02116``); elsewhere lowercase without
+    whitespace and ``-`` (``SW1A 1AA`` -> ``sw1a1aa``)."""
+    text = clean(value).lower()
+    if region == "us":
+        text = "".join(c for c in text.partition("-")[0] if c in _ASCII_DIGITS)[:5]
+        if len(text) == 4:
+            text = "0" + text
+    else:
+        text = "".join(c for c in text if c != "-" and not c.isspace())
+        if not text.isascii():  # (what was cut out may have kept letters apart)
+            text = unicodedata.normalize("NFKC", text).lower()
+    return text or None
+
+
+@functools.lru_cache(maxsize=16384)  # birthdays repeat in a customer file
+def norm_birthday(value: str, *, this_year: int, dayfirst: bool = False) -> str | None:
+    """``YYYYMMDD`` from a date written with digits: day, month and year separated by any
+    one non-digit each (``12/31/1990``, ``1990_12_31``, ``12:31:1990``, ``31.12.1990``),
+    ``YYYYMMDD``, or an ISO 8601 date and time (``1990-12-31T00:00:00Z``).
+
+    The year comes first or last; month then day unless the month cannot be one (``31``,
+    read as the day) or ``dayfirst`` (how a CSV's dates read). The year must be from 1900
+    to ``this_year`` (the year of *now*); anything else is None.
     """
-    if not region.isascii() or len(region) != 2:
-        return frozenset(), MappingProxyType({})
-    table = _subdivision_table()
-    if table is not None:
-        found = table.get(region.upper(), ())
-    else:  # pragma: no cover - a pycountry whose data file is laid out otherwise
-        database: Any = _pycountry().subdivisions  # untyped library
-        subs = database.get(country_code=region.upper()) or ()
-        found = [(str(sub.code), str(sub.name)) for sub in subs]
-    codes: set[str] = set()
-    names: dict[str, str] = {}
-    for code, name in sorted(found, key=lambda entry: entry[0]):
-        suffix = code.partition("-")[2].upper()
-        if not suffix:
-            continue
-        codes.add(suffix)
-        key = norm_name(name)
-        if key:
-            names.setdefault(key, suffix.lower())
-    return frozenset(codes), MappingProxyType(names)
-
-
-@functools.cache
-def _subdivision_table() -> Mapping[str, list[tuple[str, str]]] | None:
-    """(code, name) of every ISO 3166-2 subdivision per upper-case country code, read from
-    pycountry's own data file, in its order; None if that file is not as expected.
-
-    pycountry's database would build an object and its index entries for each of ~5,000
-    subdivisions at the first lookup: ~50 ms in every process, each mapping worker
-    included, where reading the same file takes ~13 ms (a test compares every country).
-    """
-    entries = _pycountry_data("iso3166-2.json", "3166-2")
-    if entries is None:
-        return None
-    table: dict[str, list[tuple[str, str]]] = {}
-    for entry in entries:
-        code, name = entry.get("code"), entry.get("name")
-        if not isinstance(code, str) or not isinstance(name, str):
+    text = clean(value)
+    found = _DATE.fullmatch(text)
+    if found is not None:
+        first, second, third = found.groups()
+        if len(first) == 4 and len(third) <= 2:
+            year, month, day = int(first), int(second), int(third)
+        elif len(third) == 4 and len(first) <= 2:
+            year, month, day = int(third), int(first), int(second)
+            if dayfirst:
+                month, day = day, month
+        else:
             return None
-        table.setdefault(code.split("-")[0].upper(), []).append((code, name))
-    return MappingProxyType(table)
+        if month > 12 >= day:
+            month, day = day, month
+    elif len(text) == 8 and text.isascii() and text.isdigit():
+        year, month, day = int(text[:4]), int(text[4:6]), int(text[6:])
+    elif _ISO_DATE_TIME.match(text):
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        year, month, day = moment.year, moment.month, moment.day
+    else:
+        return None
+    if not BIRTH_YEAR_MIN <= year <= this_year:
+        return None
+    try:
+        date(year, month, day)
+    except ValueError:
+        return None
+    return f"{year:04d}{month:02d}{day:02d}"
 
 
-def _pycountry_data(file_name: str, root_key: str) -> list[dict[str, Any]] | None:
+def pycountry_data(file_name: str, root_key: str) -> list[dict[str, Any]] | None:
     """The entries of one of pycountry's ISO data files, found and read without importing
-    pycountry; None when the file is missing or not a list of objects of strings."""
+    pycountry (~35 ms of every start); None when the file is missing or not a list of
+    objects of strings."""
     try:
         spec = importlib.util.find_spec("pycountry")
         if spec is None or not spec.submodule_search_locations:
@@ -206,7 +261,7 @@ def _pycountry_data(file_name: str, root_key: str) -> list[dict[str, Any]] | Non
     return entries
 
 
-def _pycountry() -> Any:
+def pycountry_module() -> Any:
     """pycountry itself: only when its data files are not laid out as expected."""
     import pycountry  # ~35 ms of start-up: avoided whenever the files serve
 
@@ -214,118 +269,13 @@ def _pycountry() -> Any:
 
 
 @functools.cache
-def _countries() -> Mapping[str, str] | None:
-    """Lower-cased alpha-2, alpha-3, numeric code, flag or name -> lower-case alpha-2: what
-    ``pycountry.countries.lookup`` answers, built the way it builds its indexes.
-
-    pycountry indexes every field of every country, lower-cased, a later country taking
-    a value from an earlier one, and its lookup tries the indexes in the order their
-    fields first appear; merging them with the first index applied last gives the same
-    answer in one dictionary (``tests/test_normalize.py`` compares every value).
-    """
-    entries = _pycountry_data("iso3166-1.json", "3166-1")
-    if entries is None:
-        return None
-    indexes: dict[str, dict[str, str]] = {}
-    for entry in entries:
-        code = entry.get("alpha_2")
-        if code is None:
-            return None
-        for field, value in entry.items():
-            indexes.setdefault(field, {})[value.lower()] = code.lower()
-    merged: dict[str, str] = {}
-    for index in reversed(indexes.values()):
-        merged.update(index)
-    return MappingProxyType(merged)
-
-
-@functools.cache
 def _currencies() -> frozenset[str]:
     """The ISO 4217 alpha-3 codes pycountry knows (upper case)."""
-    entries = _pycountry_data("iso4217.json", "4217")
+    entries = pycountry_data("iso4217.json", "4217")
     if entries is not None and all("alpha_3" in entry for entry in entries):
         return frozenset(entry["alpha_3"].upper() for entry in entries)
-    # pragma: no cover - a pycountry whose data file is laid out otherwise
-    return frozenset(str(c.alpha_3).upper() for c in _pycountry().currencies)  # pragma: no cover
-
-
-def norm_state(value: str, region: str) -> str | None:
-    """Two-letter-style subdivision code in lowercase when the region knows the state.
-
-    ``RI`` or ``Rhode Island`` with region ``us`` -> ``ri``; ``Ontario`` with ``ca`` -> ``on``.
-    Names are compared after :func:`norm_name` (so ``rhode-island`` matches too), which
-    keeps the rule idempotent. Anything else, or no region, is normalized as a name.
-    """
-    codes, names = _subdivisions(region)
-    code = value.strip()
-    if code.isascii() and code.upper() in codes:  # ascii first: "ſt".upper() == "ST"
-        return code.lower()
-    name = norm_name(value)
-    if name is None:
-        return None
-    return names.get(name, name)
-
-
-def norm_zip(value: str, region: str) -> str | None:
-    """US: first 5 digits before any ``-``; elsewhere: lowercase, no spaces or dashes."""
-    text = value.strip().lower()
-    if region == "us":
-        text = "".join(c for c in text.partition("-")[0] if c in _ASCII_DIGITS)[:5]
-    else:
-        text = "".join(c for c in text if c != "-" and not c.isspace())
-    return text or None
-
-
-def norm_country(value: str) -> str | None:
-    """ISO 3166-1 alpha-2 in lowercase from a code, alpha-3 or name (``USA`` -> ``us``)."""
-    text = value.strip()
-    alias = _COUNTRY_ALIASES.get(text.lower())
-    if alias is not None:
-        return alias
-    if not text:
-        return None
-    countries = _countries()
-    if countries is not None:
-        return countries.get(text.lower())
-    try:  # pragma: no cover - a pycountry whose data file is laid out otherwise
-        country = _pycountry().countries.lookup(text)
-    except LookupError:  # pragma: no cover
-        return None
-    return str(country.alpha_2).lower()  # pragma: no cover
-
-
-def _full_date(text: str, dayfirst: bool) -> date | None:
-    """A date with year, month and day all present in ``text``, or None."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    if len(text) > _MAX_DATE_CHARS:
-        return None
-    from dateutil import parser as dateparser  # imported on first use: ~13 ms of start-up
-
-    try:
-        first = dateparser.parse(text, default=_DEFAULT_A, dayfirst=dayfirst, ignoretz=True)
-        second = dateparser.parse(text, default=_DEFAULT_B, dayfirst=dayfirst, ignoretz=True)
-    except (ValueError, OverflowError):
-        return None
-    if first.date() != second.date():
-        return None
-    return first.date()
-
-
-@functools.lru_cache(maxsize=16384)  # dateutil is slow and birthdays repeat
-def norm_birthday(value: str, *, dayfirst: bool = False) -> str | None:
-    """``YYYYMMDD`` from any complete date ISO or dateutil reads; None otherwise.
-
-    A date missing its year, month or day (``July 1980``) is dropped, not completed
-    with today's values.
-    """
-    text = value.strip()
-    if not text:
-        return None
-    found = _full_date(text, dayfirst)
-    return f"{found.year:04d}{found.month:02d}{found.day:02d}" if found else None
+    currencies = pycountry_module().currencies  # pragma: no cover - laid out otherwise
+    return frozenset(str(c.alpha_3).upper() for c in currencies)  # pragma: no cover
 
 
 @functools.lru_cache(maxsize=1024)  # once per event, a handful of distinct values

@@ -1,29 +1,40 @@
 """Phone numbers (mapping.md section 4, ``ph``): E.164 digits without ``+``.
 
-``phonenumbers`` is the reference. Parsing a number with it costs 50-170 µs, most of a
-mapping worker's time on events with a phone, so the two shapes nearly every export
-writes take a shortcut that follows the library's own rules and metadata step by step:
-plain North American numbers, and ``+CC digits`` or national numbers written with
-digits, spaces, dashes, dots and parentheses. Everything else asks the library. The
-tests hold the shortcuts to the library's answer on corpora and on random input
-(``tests/test_phones.py``); docs/performance.md has what they save.
+``phonenumbers`` is the reference, read on what the spec keeps of a value: NFKC form;
+an extension (``ext. 12``, ``x12``, ``#12``) and any trailing words (``(home)``,
+``mobile``) dropped; and the separators made irrelevant (``555_123_4567``,
+``{555} 123-4567`` and ``555-123-4567`` are one number): :func:`phone_text` keeps a
+``+`` written before the first digit, and the digits.
+
+Parsing a number with the library costs 50-170 µs, most of a mapping worker's time on
+events with a phone, so the two shapes nearly every export writes take a shortcut that
+follows the library's own rules and metadata step by step: plain North American numbers,
+and ``+CC digits`` or national numbers written with digits, spaces, dashes, dots and
+parentheses. They are tried on the value as it is, and again on :func:`phone_text` of
+any other value; everything else asks the library. The tests hold the shortcuts to the
+library's answer on corpora and on random input (``tests/test_phones.py``);
+docs/performance.md has what they save.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
 
-__all__ = ["norm_phone"]
+__all__ = ["norm_phone", "phone_text"]
 
 _ASCII_DIGITS = frozenset("0123456789")
+# An extension at the end: "ext", "ext.", "extension", "x" or "#", then its digits.
+_EXTENSION = re.compile(r"[\s,;]*(?:ext(?:ension)?\.?|x|#)\s*:?\s*[0-9]+$", re.IGNORECASE)
 
 
 def norm_phone(value: str, region: str) -> str | None:
-    """E.164 digits without ``+`` when phonenumbers finds a possible number.
+    """E.164 digits without ``+`` when phonenumbers finds a possible number in
+    :func:`phone_text` of the value.
 
     ``region`` (lowercase alpha-2, or "" for none) supplies the country code of a
     national number. Otherwise (unparseable, not possible) fall back to the digits
@@ -36,17 +47,45 @@ def norm_phone(value: str, region: str) -> str | None:
     return fast if fast is not None else _parse_phone(value, region)
 
 
+def phone_text(value: str) -> str:
+    """What the spec reads of a phone: ``+`` (when one comes before the first digit) and
+    the digits, after NFKC, without an extension and trailing words; "" when no digit.
+
+    ``Tel: +1 (555) 123-4567 ext. 89 (work)`` -> ``+15551234567``, ``555|123|4567`` ->
+    ``5551234567``, ``1-800-FLOWERS`` -> ``1800``.
+    """
+    text = unicodedata.normalize("NFKC", value) if not value.isascii() else value
+    end = len(text)
+    while end and not text[end - 1].isdecimal():
+        end -= 1
+    text = _EXTENSION.sub("", text[:end])
+    digits = [str(unicodedata.decimal(c)) for c in text if c.isdecimal()]
+    if not digits:
+        return ""
+    first = next(i for i, c in enumerate(text) if c.isdecimal())
+    return ("+" if "+" in text[:first] else "") + "".join(digits)
+
+
 @functools.lru_cache(maxsize=16384)  # the slow path; repeated numbers parse once
 def _parse_phone(value: str, region: str) -> str | None:
-    """:func:`norm_phone` by phonenumbers itself, for what the fast paths leave."""
+    """:func:`norm_phone` of what the shortcuts did not take on the value as written: the
+    shortcuts again on :func:`phone_text`, else phonenumbers itself."""
+    number = phone_text(value)
+    if not number:
+        return None
+    fast = _nanp_fast_path(number, region)
+    if fast is None:
+        fast = _intl_fast_path(number, region)
+    if fast is not None:
+        return fast
     try:
-        number = phonenumbers.parse(value, region.upper() or None)
-        if phonenumbers.is_possible_number(number):
-            e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        parsed = phonenumbers.parse(number, region.upper() or None)
+        if phonenumbers.is_possible_number(parsed):
+            e164: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
             return e164.lstrip("+")
     except phonenumbers.NumberParseException:
         pass
-    digits = "".join(c for c in value if c in _ASCII_DIGITS).lstrip("0")
+    digits = number.lstrip("+").lstrip("0")
     return digits if len(digits) >= 7 else None
 
 
