@@ -51,21 +51,25 @@ def shared_root() -> Path:
     return BESIDE if (BESIDE / "examples" / "golden.json").is_file() else COPY
 
 
-def golden() -> dict[str, Any]:
-    """shared/examples/golden.json: a config, a ``now`` and the worked cases."""
-    data: dict[str, Any] = json.loads(
-        (shared_root() / "examples" / "golden.json").read_text("utf-8")
-    )
+GOLDEN_FILES = ("golden.json", "golden-revised.json")  # shared/examples, same format
+
+
+def golden(name: str = "golden.json") -> dict[str, Any]:
+    """A golden file of shared/examples (``golden.json``, or ``golden-revised.json``: the
+    revised match-key and event_id rules): a config, a ``now`` and the worked cases."""
+    data: dict[str, Any] = json.loads((shared_root() / "examples" / name).read_text("utf-8"))
     return data
 
 
-def map_golden_case(case: dict[str, Any], api: str = "conversions") -> Outcome:
-    """A golden case's input mapped with golden.json's config and ``now`` (in the ``api``
+def map_golden_case(
+    case: dict[str, Any], api: str = "conversions", name: str = "golden.json"
+) -> Outcome:
+    """A golden case's input mapped with its file's config and ``now`` (in the ``api``
     dialect of ``[destination]``)."""
-    data = golden()
+    data = golden(name)
     settings = parse_settings(tomllib.loads(f'[destination]\napi = "{api}"\n' + data["config"]))
     ctx = MapContext(settings, unix_time(data["now"]))
-    return map_message(case["input"], ctx, "golden.json", 1)
+    return map_message(case["input"], ctx, name, 1)
 
 
 # --------------------------------------------------------------------------- summaries

@@ -22,6 +22,7 @@ VECTORS = "peers/normalization-vectors"
 def test_the_copy_holds_the_files_the_tests_read() -> None:
     assert {str(p) for p in FILES} >= {
         "examples/golden.json",
+        "examples/golden-revised.json",
         "peers/meta-ocu/rich.csv",
         "peers/meta-ocu/expected-match-keys.jsonl",
         f"{VECTORS}/README.md",

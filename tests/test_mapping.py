@@ -371,6 +371,20 @@ def test_event_id_is_message_id_or_a_stable_hash() -> None:
     assert event({**anonymous, "userId": "u2"})["event_id"] != first
 
 
+def test_event_id_falls_back_to_the_order_id() -> None:
+    """mapping.md section 6: an order re-exported with a cosmetic edit is the same event."""
+    order = track(properties={"order_id": " ORD-7 "})
+    del order["messageId"]
+    assert event(order)["event_id"] == "ORD-7"
+    assert event({**order, "userId": "someone else"})["event_id"] == "ORD-7"
+    assert event(track(properties={"order_id": "ORD-7"}))["event_id"] == "m1"  # messageId first
+    numbered = {**order, "properties": {"order_id": 1007}}
+    assert event(numbered)["event_id"] == "1007"
+    for unusable in ("", "  ", True, None, [1]):
+        content = {**order, "properties": {"order_id": unusable}}
+        assert len(event(content)["event_id"]) == 32  # the content hash
+
+
 def test_wrong_container_types_count_as_absent() -> None:
     message = track(properties=[1], context="x", integrations=5)
     got = event(message, ctx(limited_data_use=True))

@@ -278,7 +278,12 @@ def _event_id(msg: dict[str, Any]) -> str:
         text = str(message_id).strip()
         if text:
             return text
-    # No messageId: a stable hash of the content, so re-uploading the row deduplicates.
+    order_id = obj(msg.get("properties")).get("order_id")
+    if isinstance(order_id, (str, int)) and not isinstance(order_id, bool):
+        text = str(order_id).strip()
+        if text:
+            return text
+    # Neither: a stable hash of the content, so re-uploading the row deduplicates.
     canonical = json.dumps(
         msg, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
