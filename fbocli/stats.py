@@ -21,6 +21,7 @@ from typing import Any
 from fbocli import __version__
 from fbocli.errors import ExitStatus
 from fbocli.inputs.csvfile import CsvReport
+from fbocli.mapping.matchkeys import Note
 from fbocli.mapping.message import Outcome
 from fbocli.settings import Route
 
@@ -28,6 +29,10 @@ MATCH_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id"
 AGE_BUCKETS = ((2, "0–2 days"), (7, "2–7 days"), (28, "7–28 days"), (62, "28–62 days"))
 _COVERED = frozenset(MATCH_KEYS)
 EXAMPLES_PER_REASON = 3
+# Distinct values kept per field of ``unrecognised`` (the first ones seen); the records of
+# any further value are counted under OTHER_VALUES.
+MAX_UNRECOGNISED_VALUES = 100
+OTHER_VALUES = "(other values)"
 DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
 STOPPED = "not sent: the run was stopped"
 
@@ -49,6 +54,10 @@ class Counts:
     skips: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[str]] = field(default_factory=dict)
     unmapped: dict[str, int] = field(default_factory=dict)  # Segment event name -> records
+    # (field, value) of what match keys could not use (matchkeys.Note) -> records, and the
+    # first ``source:line`` of each
+    unrecognised: dict[Note, int] = field(default_factory=dict)
+    unrecognised_examples: dict[Note, list[str]] = field(default_factory=dict)
     # Event times above limits[i] are younger than the i-th bucket from the oldest.
     limits: list[int] = field(init=False, repr=False)
 
@@ -57,6 +66,8 @@ class Counts:
 
     def add(self, outcome: Outcome, source: str, line: int) -> None:
         """Count one mapped record."""
+        if outcome.notes:
+            self.note(outcome.notes, f"{source}:{line}")
         if outcome.status == "accepted":
             age = bisect_left(self.limits, outcome.event_time)  # AGE_BUCKETS, oldest first
             key = (outcome.keys, age, outcome.routes)
@@ -68,6 +79,14 @@ class Counts:
             if outcome.reason == "unmapped_event":
                 name = outcome.segment_event
                 self.unmapped[name] = self.unmapped.get(name, 0) + 1
+
+    def note(self, notes: tuple[Note, ...], where: str) -> None:
+        """What the match keys of one record (at ``where``, ``source:line``) could not use."""
+        for note in notes:
+            self.unrecognised[note] = self.unrecognised.get(note, 0) + 1
+            examples = self.unrecognised_examples.setdefault(note, [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(where)
 
     def reject(self, reason: str, example: str) -> None:
         """One rejected record; ``example`` is ``source:line: detail``."""
@@ -132,6 +151,10 @@ class RunSummary:
     unmapped: Counter[str] = field(default_factory=Counter)
     suggestions: dict[str, str] = field(default_factory=dict)  # unmapped -> close configured
     unrecognised: dict[str, Counter[str]] = field(default_factory=dict)  # field -> value -> n
+    # (field, value) -> its first source:line examples
+    unrecognised_examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # default region -> records read in it because their country was not recognised
+    region_fallback: Counter[str] = field(default_factory=Counter)
     test_events: Counter[str] = field(default_factory=Counter)  # already sent as test: code -> n
     warnings: list[str] = field(default_factory=list)
     empty_inputs: list[str] = field(default_factory=list)  # inputs without a record
@@ -175,6 +198,21 @@ class RunSummary:
         for reason, found in counts.examples.items():
             examples = self.examples[reason]
             examples.extend(found[: max(0, EXAMPLES_PER_REASON - len(examples))])
+        for (name, value), records in counts.unrecognised.items():
+            self._unrecognised(name, value, records, counts.unrecognised_examples[name, value])
+
+    def _unrecognised(self, name: str, value: str, records: int, found: list[str]) -> None:
+        """Merge one (field, value) of a chunk: the first MAX_UNRECOGNISED_VALUES values
+        seen in the input keep their own count and examples, whatever the chunks."""
+        if name == "region":
+            self.region_fallback[value] += records
+        else:
+            values = self.unrecognised.setdefault(name, Counter())
+            if value not in values and len(values) >= MAX_UNRECOGNISED_VALUES:
+                value = OTHER_VALUES
+            values[value] += records
+        examples = self.unrecognised_examples.setdefault((name, value), [])
+        examples.extend(found[: max(0, EXAMPLES_PER_REASON - len(examples))])
 
     # --- delivery (the sinks' threads) ---------------------------------------------------
 
@@ -292,8 +330,10 @@ class RunSummary:
             "failures": self.failure_rows(),
             "unmapped": dict(self.unmapped.most_common()),
             "unrecognised": {
-                name: dict(values.most_common()) for name, values in self.unrecognised.items()
+                name: dict(values.most_common())
+                for name, values in sorted(self.unrecognised.items())
             },
+            "region_fallback": dict(sorted(self.region_fallback.items())),
             "warnings": list(self.warnings),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
         }

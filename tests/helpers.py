@@ -78,7 +78,8 @@ def map_golden_case(
 def check_summary(data: dict[str, Any]) -> dict[str, Any]:
     """The invariants of cli.md that every run summary holds (``--json`` and
     ``RunSummary.to_dict()``): every record counted once, every built event settled
-    once, the per-dataset counts adding up to the totals. Returns ``data``."""
+    once, the per-dataset counts adding up to the totals; values not recognised counted
+    without the values of emails, phones and birthdays. Returns ``data``."""
     records, events = data["records"], data["events"]
     assert records["read"] == records["accepted"] + records["rejected"] + records["skipped"]
     assert events["built"] == sum(events[what] for what in DELIVERY)
@@ -86,6 +87,13 @@ def check_summary(data: dict[str, Any]) -> dict[str, Any]:
         assert set(counts) >= set(DELIVERY)
     for what in DELIVERY:
         assert events[what] == sum(c[what] for c in data["datasets"].values()), what
+    # Values not recognised: counts only, and no email, phone or birthday value, ever.
+    for name, values in data.get("unrecognised", {}).items():
+        assert values and all(isinstance(n, int) and n > 0 for n in values.values()), name
+    unrecognised = data.get("unrecognised", {})
+    assert set(unrecognised.get("email", {})) <= {"invalid"}
+    assert set(unrecognised.get("phone", {})) <= {"impossible"}
+    assert set(unrecognised.get("birthday", {})) <= {"invalid"}
     return data
 
 

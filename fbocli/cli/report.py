@@ -58,7 +58,55 @@ def record_sections(summary: RunSummary) -> list[Section]:
                 rows,
             )
         )
+    if summary.unrecognised or summary.region_fallback:
+        sections.append(
+            (
+                "Values not recognised",
+                ["field", "value", "records", "what fbocli did", "first examples (file:line)"],
+                unrecognised_rows(summary),
+            )
+        )
     return sections
+
+
+# field of RunSummary.unrecognised -> (shows its values, what became of them); in order
+_UNRECOGNISED = {
+    "country": (True, "not a country fbocli knows: not sent"),
+    "state": (True, "not a US or Canadian state code or name: sent as written (letters only)"),
+    "gender": (True, "not a word for male or female: not sent"),
+    "email": (False, "not an email address: not sent"),
+    "phone": (False, "not a possible phone number: not sent"),
+    "birthday": (False, "not a date from 1900 to this year: not sent"),
+}
+ROWS_PER_FIELD = 10  # the most frequent values of a field; the rest in one row
+
+
+def unrecognised_rows(summary: RunSummary) -> list[list[str]]:
+    """The rows of "Values not recognised": the values of countries, states and genders;
+    emails, phones and birthdays (personal data) only counted; and the records read in
+    the default region because their country was not recognised."""
+    rows = []
+    order = list(_UNRECOGNISED)
+    names = sorted(
+        summary.unrecognised, key=lambda n: (n not in order, n in order and order.index(n), n)
+    )
+    for name in names:
+        shows_values, what = _UNRECOGNISED.get(name, (False, "not recognised"))
+        values = summary.unrecognised[name].most_common()
+        for value, records in values[:ROWS_PER_FIELD]:
+            shown = repr(value) if shows_values else "(values not shown)"
+            examples = summary.unrecognised_examples.get((name, value), [])
+            rows.append([name, shown, str(records), what, "\n".join(examples)])
+        if len(values) > ROWS_PER_FIELD:
+            rest = values[ROWS_PER_FIELD:]
+            more = f"{len(rest)} more values"
+            rows.append([name, more, str(sum(n for _, n in rest)), what, ""])
+    for region, records in sorted(summary.region_fallback.items()):
+        examples = summary.unrecognised_examples.get(("region", region), [])
+        where = f"read in {region.upper()} (default_country)" if region else "read without a region"
+        what = f"country not recognised: phone, state and zip {where}"
+        rows.append(["region", region.upper() or "(none)", str(records), what, "\n".join(examples)])
+    return rows
 
 
 def _wire_name(name: str, offline: bool) -> str:
