@@ -22,7 +22,7 @@ from fbocli.chunks import map_chunk
 from fbocli.config import parse_settings
 from fbocli.inputs.reader import Chunk
 from fbocli.inputs.record import Record
-from fbocli.mapping.matchkeys import NO_NOTES, why_no_keys
+from fbocli.mapping.matchkeys import NO_NOTES, NOT_SHOWN, why_no_keys
 from fbocli.mapping.message import MapContext, map_message
 from fbocli.stats import MAX_UNRECOGNISED_VALUES, OTHER_VALUES, RunSummary
 from tests.helpers import (
@@ -106,6 +106,12 @@ def test_a_clean_record_carries_no_notes() -> None:
         ({"phone": "020 7946 0958", "address": {"country": "GB"}}, []),
         ({"birthday": SECRET_BIRTHDAY}, [("birthday", "invalid")]),
         ({"birthday": "F" * 64}, []),  # pre-hashed
+        # a column out of place: what looks like an email or a phone is not shown
+        ({"address": {"country": "jane.doe@example.com"}}, [("country", NOT_SHOWN)]),
+        ({"address": {"country": "02818"}}, [("country", NOT_SHOWN)]),
+        ({"address": {"state": "12 Main St"}}, [("state", "12 Main St")]),
+        ({"address": {"state": "123 Main St"}}, [("state", NOT_SHOWN)]),
+        ({"gender": "jo@x.io"}, [("gender", NOT_SHOWN)]),
         ({"address": {"country": "F" * 64, "state": "RI"}}, []),  # pre-hashed
     ],
 )

@@ -9,8 +9,9 @@ not memoized.
 :func:`user_data` also says what it could not use (:data:`Note`): a country, a US or
 Canadian state or a gender it did not recognise (the value), an email that is not an
 address, a phone that is not a possible number, a birthday that is not a date (no
-value: they are personal data), and a record read in the default region because its
-country was not recognised. The memos remember which values were not recognised, so
+value: they are personal data; nor is a value shown that looks like an email or a phone
+number, from a column out of place), and a record read in the default region because
+its country was not recognised. The memos remember which values were not recognised, so
 a record whose values are all fine costs nothing more.
 """
 
@@ -43,6 +44,8 @@ INTEGRATION = "Facebook Offline Conversions"
 ABSENT = (None, "")  # a value that is missing or an empty string counts as absent
 _MEMO_LIMIT = 50_000  # values per memo; a full memo is cleared
 _SHOWN_CHARS = 80  # a value not recognised is reported cut to this length
+_DIGITS_SHOWN = 3  # a value with this many digits or more is not shown
+NOT_SHOWN = "(not shown: it looks like an email or a phone number)"
 
 # What a record's match keys could not use: (field, value) for a country, state or gender
 # not recognised; (field, "invalid") for an email or birthday and (field, "impossible")
@@ -174,7 +177,7 @@ def user_data(
     region = country or settings.default_country
     place = _REGIONS.get(region) or _region(region)
     user: dict[str, Any] = {}
-    notes: list[Note] = []
+    notes = NO_NOTES  # (grown only on the rare paths: a clean record allocates nothing)
 
     email = traits.get("email")
     if email in ABSENT:
@@ -182,18 +185,18 @@ def user_data(
     if em := hash_values(email, norm_email):
         user["em"] = em
         if type(email) is list and _dropped(email, norm_email):
-            notes.append(("email", "invalid"))
+            notes += (("email", "invalid"),)
     elif email not in ABSENT and _dropped(email, norm_email):
-        notes.append(("email", "invalid"))
+        notes += (("email", "invalid"),)
     phone = traits.get("phone")
     if phone in ABSENT:
         phone = properties.get("phone")
     if ph := hash_values(phone, place.phone, numbers=True):
         user["ph"] = ph
         if type(phone) is list and _dropped(phone, place.phone):
-            notes.append(("phone", "impossible"))
+            notes += (("phone", "impossible"),)
     elif phone not in ABSENT and _dropped(phone, place.phone):
-        notes.append(("phone", "impossible"))
+        notes += (("phone", "impossible"),)
     first, last = traits.get("firstName"), traits.get("lastName")
     name = traits.get("name")
     if isinstance(name, str) and (first in ABSENT or last in ABSENT):
@@ -219,14 +222,14 @@ def user_data(
     if country_key:
         user["country"] = country_key
     if _GENDERS.unknown and (gender := _unknown(traits.get("gender"), _GENDERS)):
-        notes.append(("gender", gender))
+        notes += (("gender", gender),)
     if place.states.unknown and (state := _unknown(address.get("state"), place.states)):
-        notes.append(("state", state))
+        notes += (("state", state),)
     if _COUNTRIES.unknown and isinstance(raw_country, str) and raw_country in _COUNTRIES.unknown:
-        notes.append(("country", _shown(raw_country)))
+        notes += (("country", _shown(raw_country)),)
         read_in_region = (phone, address.get("state"), address.get("postalCode"))
         if any(raw not in ABSENT for raw in read_in_region):
-            notes.append(("region", region))
+            notes += (("region", region),)
 
     birthday = traits.get("birthday")
     if isinstance(birthday, str):
@@ -239,7 +242,7 @@ def user_data(
                 user["dobm"] = sha256_hex(born[4:6])
                 user["dobd"] = sha256_hex(born[6:])
         elif clean(birthday):
-            notes.append(("birthday", "invalid"))
+            notes += (("birthday", "invalid"),)
 
     user_id = msg.get("userId")
     if user_id is not None and (external := _external_id(user_id, settings.hash_external_id)):
@@ -247,7 +250,7 @@ def user_data(
     integration = context.get(INTEGRATION)
     if integration is not None and (lead := _lead_id(obj(integration).get("leadId"))) is not None:
         user["lead_id"] = lead
-    return user, (tuple(notes) if notes else NO_NOTES)
+    return user, notes
 
 
 def why_no_keys(msg: dict[str, Any], properties: dict[str, Any], this_year: int) -> str:
@@ -326,8 +329,12 @@ def _unknown(raw: object, memo: _Memo) -> str | None:
 
 
 def _shown(raw: str) -> str:
-    """A value not recognised as the report shows it: trimmed, at most _SHOWN_CHARS."""
+    """A value not recognised as the report shows it: trimmed, at most _SHOWN_CHARS; and
+    not at all when it looks like an email or a phone number (a column out of place):
+    the report and the summary never show those."""
     text = clean(raw)
+    if "@" in text or sum(c.isdigit() for c in text) >= _DIGITS_SHOWN:
+        return NOT_SHOWN
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
 
