@@ -74,6 +74,7 @@ def probe(part: str, passes: int, data: Path) -> int:
     else:
         from fbocli import wire
         from fbocli.batching import Batcher
+        from fbocli.chunks import absorb
         from fbocli.sinks import body_extra
         from fbocli.sinks.dryrun import DryRunSink
         from fbocli.stats import RunSummary
@@ -90,8 +91,7 @@ def probe(part: str, passes: int, data: Path) -> int:
                 batcher = Batcher(settings.upload.batch_size, sink.submit)
                 for result in results:
                     mapped = pickle.loads(result)
-                    summary.merge(mapped.counts)
-                    batcher.extend(mapped.events)
+                    batcher.extend(absorb(summary, mapped))
                 batcher.flush()
                 sink.close()
 

@@ -101,6 +101,16 @@ def unix_time(now: Now) -> int:
     return int(moment.timestamp())
 
 
+def run_clock(now: int | None) -> Callable[[], float]:
+    """The time of a run: the current time, or, when the run was given its *now*, time
+    passing from that moment (what the journal records: ``fbocli quality --now`` then
+    sees uploads made with ``--now`` on the days they were made for)."""
+    if now is None:
+        return time.time
+    offset = now - time.time()
+    return lambda: time.time() + offset
+
+
 def map_message(message: object, config: Settings, *, now: Now = None) -> list[Event]:
     """The Meta events one Segment message becomes.
 
@@ -200,11 +210,12 @@ def upload(
         if secret is None:
             sink = DryRunSink(summary, config, output)
         else:
-            journal.prune(time.time() - PRUNE_DAYS * 86400)
+            clock = run_clock(summary.now if now is not None else None)
+            journal.prune(min(time.time(), clock()) - PRUNE_DAYS * 86400)
             stop = threading.Event()
             retry = progress.retry if progress is not None else None
             client = stack.enter_context(_client(config, secret, stop, retry, tuning))
-            sink = UploadSink(summary, config, client, journal, writer, stop)
+            sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
             _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from fbocli.inputs.reader import Chunk
-from fbocli.mapping.message import Event, MapContext, Outcome, map_message
-from fbocli.stats import Counts
+from fbocli.mapping.message import Event, MapContext, Outcome, continuing, map_message
+from fbocli.stats import Counts, RunSummary
 
 
 class Reject(NamedTuple):
@@ -70,3 +70,17 @@ def map_chunk(ctx: MapContext, chunk: Chunk) -> Mapped:
             )
         events.extend(outcome.events)
     return Mapped(chunk.source, counts, rejects, events)
+
+
+def absorb(summary: RunSummary, mapped: Mapped) -> list[Event]:
+    """Merge a chunk's counts into the summary (in input order); returns its events.
+
+    A chunk's first accepted record may continue the order of the previous chunk's last
+    one: its events are then marked as ``Counts.add`` marks every other continuation, so
+    the events never depend on where the input was cut into chunks.
+    """
+    events = mapped.events
+    if summary.merge(mapped.counts) and mapped.counts.head is not None:
+        first = mapped.counts.head[2]
+        events[:first] = continuing(events[:first])
+    return events

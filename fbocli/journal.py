@@ -2,7 +2,9 @@
 
 The journal makes cron re-runs idempotent: an event is recorded only after Meta
 acknowledged its batch, and a re-run skips what is recorded. It holds
-(dataset, Meta event name, event_id, batch, time) and never personal data.
+(dataset, Meta event name, event_id, batch, time) and, for ``fbocli quality``, each
+event's time and its facts (which match keys it had, a value above 0, an order: see
+:mod:`fbocli.quality`); never personal data, not even hashed match keys.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Self
 
 import platformdirs
 
 from fbocli.errors import LocalWriteError, LockError, StateError
+from fbocli.quality import DAY, FREQUENCY_DAYS, HOUR, PURCHASE, STALE_AFTER, WINDOW_DAYS, Tally
 
 JOURNAL_FILE = "journal.sqlite3"
 LOCK_FILE = "upload.lock"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _STATE_HINT = "pass --state-dir or set FBOCLI_STATE_DIR to a writable directory"
 
@@ -37,14 +40,21 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sent ("
     " dataset_id TEXT NOT NULL, event_name TEXT NOT NULL, event_id TEXT NOT NULL,"
     " batch_id TEXT NOT NULL, sent_at REAL NOT NULL, test_event_code TEXT,"
+    " event_time INTEGER, facts INTEGER,"
     " PRIMARY KEY (dataset_id, event_name, event_id)) WITHOUT ROWID",
     # One row per upload run: its --json summary (counts, reasons, no personal data).
     "CREATE TABLE IF NOT EXISTS runs ("
     " run_id TEXT PRIMARY KEY, started_at REAL NOT NULL, summary TEXT NOT NULL) WITHOUT ROWID",
 )
-# What each older schema version needs to become the current one.
+# What each schema version needs to become the next one; an older journal takes every
+# step from its version up, in place. Rows kept from before version 3 have no event time
+# and no facts (NULL): `fbocli quality` counts them apart.
 _MIGRATIONS = {
     1: ("ALTER TABLE sent ADD COLUMN test_event_code TEXT",),
+    2: (
+        "ALTER TABLE sent ADD COLUMN event_time INTEGER",
+        "ALTER TABLE sent ADD COLUMN facts INTEGER",
+    ),
 }
 
 # One statement whatever the number of keys: the keys travel as a single JSON
@@ -60,9 +70,23 @@ _ALREADY_SENT_SQL = (
 _ANY_ROW_SQL = "SELECT 1 FROM sent WHERE dataset_id = ? LIMIT 1"
 _RECORD_SQL = (
     "INSERT OR REPLACE INTO sent"
-    " (dataset_id, event_name, event_id, batch_id, sent_at, test_event_code)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    " (dataset_id, event_name, event_id, batch_id, sent_at, test_event_code, event_time, facts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# One pass over a dataset's events of the window: per facts, Purchase or not, and whole
+# hours of event-to-upload lag (a few hundred groups).
+_TALLY_SQL = (
+    "SELECT facts, event_name = ?,"
+    " CAST(max(0, sent_at - event_time) AS INTEGER) / ?,"
+    " sum(sent_at - event_time > ?), count(*)"
+    " FROM sent WHERE dataset_id = ? AND sent_at > ? AND sent_at <= ?"
+    " GROUP BY 1, 2, 3"
+)
+_DAYS_SQL = (
+    "SELECT DISTINCT CAST(sent_at / ? AS INTEGER) FROM sent"
+    " WHERE dataset_id = ? AND sent_at >= ? AND sent_at <= ?"
+)
+Sent = tuple[str, str] | tuple[str, str, int, int]  # (name, event_id[, event_time, facts])
 
 
 def resolve_state_dir(option: str | Path | None) -> Path:
@@ -173,17 +197,24 @@ class Journal:
     def record(
         self,
         dataset_id: str,
-        keys: Iterable[tuple[str, str]],
+        keys: Iterable[Sent],
         batch_id: str,
         sent_at: float | None = None,
         *,
         test_event_code: str | None = None,
     ) -> None:
-        """Record one acknowledged batch in a single durable transaction (``test_event_code``:
-        the code it was sent with, when it was a test)."""
+        """Record one acknowledged batch in a single durable transaction.
+
+        Each key is (Meta event name, event_id), with the event's time and facts when
+        known (what ``fbocli quality`` reads); ``test_event_code``: the code the batch was
+        sent with, when it was a test.
+        """
         when = time.time() if sent_at is None else sent_at
         code = test_event_code or None
-        rows = [(dataset_id, name, event_id, batch_id, when, code) for name, event_id in keys]
+        rows = [
+            (dataset_id, key[0], key[1], batch_id, when, code, *(key[2:] or (None, None)))
+            for key in keys
+        ]
         if not rows:
             return
         with self._lock:
@@ -244,6 +275,33 @@ class Journal:
                 out.append(value)
         return out
 
+    def tally(self, dataset_id: str, now: float) -> Tally:
+        """What ``fbocli quality`` figures from: the events sent to ``dataset_id`` in the
+        28 days up to ``now`` (their facts, their event-to-upload lag) and the UTC days
+        with uploads among the last 14 (today included)."""
+        tally = Tally()
+        first_day = (int(now) // DAY - (FREQUENCY_DAYS - 1)) * DAY
+        with self._lock:
+            try:
+                conn = self._connection()
+                groups = conn.execute(
+                    _TALLY_SQL,
+                    (PURCHASE, HOUR, STALE_AFTER, dataset_id, now - WINDOW_DAYS * DAY, now),
+                ).fetchall()
+                days = conn.execute(_DAYS_SQL, (DAY, dataset_id, first_day, now)).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from exc
+        for facts, purchase, hours, stale, n in groups:
+            if facts is None:
+                tally.without_facts += n
+                continue
+            tally.add(facts, n, n if purchase else 0)
+            if hours is not None:
+                tally.lag_hours[hours] += n
+                tally.stale += stale
+        tally.upload_days = tuple(sorted(_utc_date(day * DAY) for (day,) in days))
+        return tally
+
     def count(self) -> int:
         """Number of recorded events."""
         with self._lock:
@@ -287,9 +345,10 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         found = _schema_version(conn)
-        if found is not None and found in _MIGRATIONS:
-            for statement in _MIGRATIONS[found]:
-                conn.execute(statement)
+        if found is not None and found < SCHEMA_VERSION and found in _MIGRATIONS:
+            for step in range(found, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
             conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
@@ -311,6 +370,10 @@ def _initialise(conn: sqlite3.Connection, path: Path) -> None:
             f" this fbocli understands {SCHEMA_VERSION}",
             hint="upgrade fbocli, or use another --state-dir",
         )
+
+
+def _utc_date(seconds: float) -> date:
+    return datetime.fromtimestamp(seconds, UTC).date()
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Literal
 
 from fbocli.batching import Batcher, Keep
-from fbocli.chunks import Mapped, map_chunk
+from fbocli.chunks import Mapped, absorb, map_chunk
 from fbocli.errors import Interrupted, UsageError
 from fbocli.inputs.reader import InputReader, open_input
 from fbocli.mapping.message import MapContext
@@ -80,10 +80,10 @@ def run(
                     pool.map(chunks) if pool is not None else (map_chunk(ctx, c) for c in chunks)
                 )
                 for mapped in results:
-                    summary.merge(mapped.counts)
+                    events = absorb(summary, mapped)
                     for reject in mapped.rejects:
                         rejects.write(*reject)
-                    batcher.extend(mapped.events)
+                    batcher.extend(events)
                     if progress is not None:
                         progress(summary, done + reader.bytes_read)
                 done += reader.bytes_read

@@ -23,6 +23,17 @@ from fbocli.errors import ExitStatus
 from fbocli.inputs.csvfile import CsvReport
 from fbocli.mapping.matchkeys import Note
 from fbocli.mapping.message import Outcome
+from fbocli.quality import (
+    HOUR,
+    ORDERED,
+    PURCHASE,
+    REPEAT,
+    STALE_AFTER,
+    VALUED,
+    Tally,
+    key_facts,
+)
+from fbocli.quality import to_dict as quality_dict
 from fbocli.settings import Route
 
 MATCH_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "lead_id")
@@ -35,19 +46,28 @@ MAX_UNRECOGNISED_VALUES = 100
 OTHER_VALUES = "(other values)"
 DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
 STOPPED = "not sent: the run was stopped"
+_FLAGS = VALUED | ORDERED | REPEAT  # the facts of a record besides its keys
+Order = tuple[str, str, str]  # (source, Segment event, order_id)
 
 
 @dataclass(slots=True)
 class Counts:
     """The counts of one chunk's records.
 
-    An accepted record costs one dict increment: ``accepted`` counts records per (match
-    keys present, age bucket, routes), a few hundred distinct keys at most, which
-    :meth:`RunSummary.merge` expands into events, coverage and ages per chunk.
+    An accepted record costs two dict increments: ``accepted`` counts records per (match
+    keys present, age bucket, routes, facts besides the keys), a few hundred distinct keys
+    at most, which :meth:`RunSummary.merge` expands into events, coverage, ages and the
+    quality tally per chunk; ``lags`` counts events per hour of lag to ``now``.
+
+    It also marks basket splitting: an accepted record whose order (source, Segment event,
+    ``order_id``) is the one of the accepted record before it continues that order
+    (:meth:`Outcome.continue_order`). ``head`` and ``tail`` let the pipeline join chunks:
+    an order that continues across a chunk boundary is marked the same way
+    (:meth:`RunSummary.merge`), so the result never depends on where chunks are cut.
     """
 
     now: int
-    accepted: dict[tuple[tuple[str, ...], int, tuple[Route, ...]], int] = field(
+    accepted: dict[tuple[tuple[str, ...], int, tuple[Route, ...], int], int] = field(
         default_factory=dict
     )
     reasons: dict[str, int] = field(default_factory=dict)
@@ -58,6 +78,12 @@ class Counts:
     # first ``source:line`` of each
     unrecognised: dict[Note, int] = field(default_factory=dict)
     unrecognised_examples: dict[Note, list[str]] = field(default_factory=dict)
+    lags: dict[int, int] = field(default_factory=dict)  # whole hours before now -> events
+    stale: int = 0  # events older than quality.STALE_AFTER
+    # The first accepted record: (its order or None, its routes, its events); the order of
+    # the last one.
+    head: tuple[Order | None, tuple[Route, ...], int] | None = None
+    tail: Order | None = None
     # Event times above limits[i] are younger than the i-th bucket from the oldest.
     limits: list[int] = field(init=False, repr=False)
 
@@ -65,13 +91,29 @@ class Counts:
         self.limits = [self.now - days * 86400 for days, _ in reversed(AGE_BUCKETS)]
 
     def add(self, outcome: Outcome, source: str, line: int) -> None:
-        """Count one mapped record."""
+        """Count one mapped record (and mark an order it continues)."""
         if outcome.notes:
             self.note(outcome.notes, f"{source}:{line}")
         if outcome.status == "accepted":
+            order = (
+                None
+                if outcome.order_id is None
+                else (source, outcome.segment_event, outcome.order_id)
+            )
+            if order is not None and order == self.tail:
+                outcome.continue_order()
+            if self.head is None:
+                self.head = (order, outcome.routes, len(outcome.events))
+            self.tail = order
             age = bisect_left(self.limits, outcome.event_time)  # AGE_BUCKETS, oldest first
-            key = (outcome.keys, age, outcome.routes)
+            key = (outcome.keys, age, outcome.routes, outcome.facts & _FLAGS)
             self.accepted[key] = self.accepted.get(key, 0) + 1
+            events = len(outcome.routes)
+            lag = self.now - outcome.event_time
+            hours = lag // HOUR if lag > 0 else 0
+            self.lags[hours] = self.lags.get(hours, 0) + events
+            if lag > STALE_AFTER:
+                self.stale += events
         elif outcome.status == "rejected":
             self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
         else:
@@ -143,6 +185,8 @@ class RunSummary:
     by_event: Counter[Route] = field(default_factory=Counter)
     coverage: Counter[str] = field(default_factory=Counter)
     ages: Counter[str] = field(default_factory=Counter)
+    tally: Tally = field(default_factory=Tally)  # the quality figures of the events built
+    order_tail: Order | None = None  # the order of the last accepted record merged
     csv_reports: list[CsvReport] = field(default_factory=list)
     # (dataset, reason, code, subcode) -> events and the first fbtrace_id
     failures: dict[tuple[str, str, int | None, int | None], FailureRow] = field(
@@ -163,18 +207,33 @@ class RunSummary:
 
     # --- mapping (the pipeline's thread) -------------------------------------------------
 
-    def merge(self, counts: Counts) -> None:
-        """Add one chunk's counts."""
+    def merge(self, counts: Counts) -> bool:
+        """Add one chunk's counts. True when the chunk's first accepted record continues
+        the order of the last one merged before (its events are then to be marked with
+        :func:`fbocli.mapping.message.continuing`, as ``Counts.add`` marks the others)."""
         # Summed per key set, age and routes first: the counters below are then updated
         # once per distinct value (a chunk has hundreds of entries, not thousands).
         per_keys: dict[tuple[str, ...], int] = {}
         per_age: dict[int, int] = {}
         per_routes: dict[tuple[Route, ...], int] = {}
-        for (keys, age, routes), records in counts.accepted.items():
+        tally = self.tally
+        for (keys, age, routes, flags), records in counts.accepted.items():
             events = records * len(routes)
             per_keys[keys] = per_keys.get(keys, 0) + events
             per_age[age] = per_age.get(age, 0) + events
             per_routes[routes] = per_routes.get(routes, 0) + records
+            purchases = records * sum(name == PURCHASE for _, name in routes)
+            tally.add(key_facts(keys) | flags, events, purchases)
+        for hours, events in counts.lags.items():
+            tally.lag_hours[hours] += events
+        tally.stale += counts.stale
+        continued = False
+        if counts.head is not None:
+            order, routes, _ = counts.head
+            if order is not None and order == self.order_tail:
+                continued = True
+                tally.order_repeats += sum(name == PURCHASE for _, name in routes)
+            self.order_tail = counts.tail
         for routes, records in per_routes.items():
             self.accepted += records
             self.built += records * len(routes)
@@ -200,6 +259,7 @@ class RunSummary:
             examples.extend(found[: max(0, EXAMPLES_PER_REASON - len(examples))])
         for (name, value), records in counts.unrecognised.items():
             self._unrecognised(name, value, records, counts.unrecognised_examples[name, value])
+        return continued
 
     def _unrecognised(self, name: str, value: str, records: int, found: list[str]) -> None:
         """Merge one (field, value) of a chunk: the first MAX_UNRECOGNISED_VALUES values
@@ -335,6 +395,7 @@ class RunSummary:
             },
             "region_fallback": dict(sorted(self.region_fallback.items())),
             "warnings": list(self.warnings),
+            "quality": quality_dict(self.tally, lag_to="now"),
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
         }
 

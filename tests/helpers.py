@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +39,8 @@ SAMPLE_DATASETS = ("1234567890123456", "6543210987654321")  # the samples' confi
 NOW = "2026-11-20T00:00:00Z"  # the samples are dated relative to it
 NOW_TS = 1_795_132_800  # NOW as Unix seconds
 TOKEN = "EAAGfbocli-TEST-TOKEN-0123456789"  # recognisably fake: must never appear in output
+APP_SECRET = "fbocli-TEST-APP-SECRET-5f3c9a"  # the same for the app secret
+DAY = 86400
 DS1, DS2 = "1111111111111111", "2222222222222222"  # the datasets of write_config's routes
 DELIVERY = ("sent", "already_sent", "api_rejected", "failed")
 
@@ -150,6 +153,45 @@ def track_events(
     return messages
 
 
+def sale(
+    message_id: str,
+    event_time: int,
+    *,
+    order_id: str | None = None,
+    revenue: float = 10,
+    email: bool = True,
+    phone: bool = False,
+    user_id: bool = False,
+    event: str = "Order Completed",
+) -> dict[str, Any]:
+    """A ``track`` message with chosen facts: its time, order, value and match keys
+    (each present key derived from ``message_id``)."""
+    traits: dict[str, Any] = {}
+    if email:
+        traits["email"] = f"{message_id}@example.com"
+    if phone:
+        traits["phone"] = f"+1 401 555 {sum(map(ord, message_id)) % 10000:04d}"
+    properties: dict[str, Any] = {"revenue": revenue}
+    if order_id is not None:
+        properties["order_id"] = order_id
+    message: dict[str, Any] = {
+        "type": "track",
+        "event": event,
+        "messageId": message_id,
+        "timestamp": iso(event_time),
+        "context": {"traits": traits},
+        "properties": properties,
+    }
+    if user_id:
+        message["userId"] = f"user-{message_id}"
+    return message
+
+
+def iso(seconds: float) -> str:
+    """``2026-11-20T00:00:00Z``: Unix seconds as the --now a CLI run takes."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def write_events(path: Path, n: int, **kwargs: Any) -> list[str]:
     """:func:`track_events` written to ``path``; returns their ids in file order."""
     messages = track_events(n, **kwargs)
@@ -224,6 +266,7 @@ def cli_env(tmp: Path, graph_url: str = "", *, token: str = TOKEN, **extra: str)
     env.update(
         FBOCLI_GRAPH_URL=graph_url,
         FBOCLI_ACCESS_TOKEN=token,
+        FBOCLI_APP_SECRET="",
         FBOCLI_STATE_DIR=str(tmp / "state"),
         FBOCLI_CONFIG="",
         FBOCLI_BACKOFF_SCALE="0.001",
@@ -359,15 +402,23 @@ def invoke(
     *,
     input: bytes | str | None = None,
     env: Mapping[str, str] | None = None,
+    obj: Any = None,
 ) -> Result:
     """``fbocli ARGS`` in-process (click's runner); a run command gets ``--state-dir
-    STATE``. No $FBOCLI_ token, Graph URL or config comes from the test's environment."""
+    STATE``. No $FBOCLI_ token, app secret, Graph URL or config comes from the test's
+    environment. ``obj``: the root context's object (the auth commands' testing aids)."""
     from fbocli.cli import main
 
     if state is not None and args[0] in ("validate", "upload"):
         args = [*args, "--state-dir", str(state)]
-    base = {"FBOCLI_ACCESS_TOKEN": "", "FBOCLI_GRAPH_URL": "", "FBOCLI_CONFIG": ""}
-    return CliRunner().invoke(main, args, input=input, env={**base, **(env or {})})
+    base = {
+        "FBOCLI_ACCESS_TOKEN": "",
+        "FBOCLI_APP_SECRET": "",
+        "FBOCLI_GRAPH_URL": "",
+        "FBOCLI_CONFIG": "",
+    }
+    env = {**base, **(env or {})}
+    return CliRunner().invoke(main, args, input=input, env=env, obj=obj)
 
 
 # --------------------------------------------------------------------------- state and Meta
@@ -385,6 +436,23 @@ def journal_keys(state: Path) -> set[tuple[str, str, str]]:
     finally:
         conn.close()
     return {(str(d), str(n), str(i)) for d, n, i in rows}
+
+
+def upload_on(
+    day: float,
+    messages: Iterable[object],
+    config: Path,
+    work: Path,
+    env: Mapping[str, str],
+    *extra: str,
+) -> dict[str, Any]:
+    """An upload (in-process) of ``messages`` made as at ``day`` (``--now``): the journal
+    records it then. Its checked ``--json`` summary; ``work`` holds the input file."""
+    path = write_jsonl(work / f"upload-{int(day)}.jsonl", messages)
+    args = ["upload", str(path), "-c", str(config), "--now", iso(day), "--json", *extra]
+    result = invoke(args, Path(env["FBOCLI_STATE_DIR"]), env=env)
+    assert result.exit_code == 0, result.output
+    return summary(result)
 
 
 def fake_graph(**kwargs: Any) -> FakeGraph:

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
             "mapping.places",
             "mapping.phones",
             "mapping.timeparse",
+            "quality",
             # the packages' __init__ files import nothing: the leaves above use them
             "inputs",
             "mapping",

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from fbocli.chunks import Mapped, map_chunk
+from fbocli.chunks import Mapped, absorb, map_chunk
 from fbocli.cli.report import upload_sections, validate_sections
 from fbocli.config import load_config
 from fbocli.errors import ExitStatus
@@ -48,9 +48,8 @@ def _run(ctx: MapContext, chunks: list[Chunk]) -> tuple[RunSummary, list[Any], l
     events: list[Any] = []
     for chunk in chunks:
         mapped: Mapped = pickle.loads(pickle.dumps(map_chunk(ctx, chunk)))  # as from a worker
-        summary.merge(mapped.counts)
         rejects += mapped.rejects
-        events += mapped.events
+        events += absorb(summary, mapped)  # merged as the pipeline merges it
     for event in events:  # what a validate run's sink counts
         summary.result(event.dataset_id, "sent", 1)
     return summary, rejects, events

@@ -6,6 +6,7 @@ from typing import IO, Any
 
 from fbocli import __version__
 from fbocli.mapping.payload import STANDARD_EVENTS
+from fbocli.quality import Check, checks
 from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary, utc_text
 
 Section = tuple[str, list[str], list[list[str]]]
@@ -146,6 +147,14 @@ def validate_sections(summary: RunSummary) -> list[Section]:
                 ],
             )
         )
+    if summary.built:
+        sections.append(
+            check_section(
+                "Data quality: what Meta will score (its thresholds), before uploading",
+                checks(summary.tally, lag_to="now"),
+                "this file",
+            )
+        )
     for report in summary.csv_reports:
         rows = [[header, path] for path, header in report.columns]
         rows += [[header, "(ignored: never sent)"] for header in report.ignored]
@@ -204,6 +213,16 @@ def upload_sections(summary: RunSummary) -> list[Section]:
             )
         )
     return sections
+
+
+def check_section(title: str, found: list[Check], what: str) -> Section:
+    """Data-quality checks: factor, fbocli's figure, Meta's target, verdict, what to do."""
+    rows = []
+    for check in found:
+        verdict = "–" if check.ok is None else "ok" if check.ok else "LOW"
+        advice = check.advice if check.ok is False else ""
+        rows.append([check.factor, check.value, check.target, verdict, advice])
+    return (title, ["factor", what, "Meta's target", "verdict", "what to do"], rows)
 
 
 def failure_text(row: dict[str, Any]) -> str:

@@ -32,18 +32,21 @@ from fbocli.mapping.matchkeys import (
 from fbocli.mapping.normalize import norm_currency, parse_amount
 from fbocli.mapping.payload import EventBuilder, Ldu, event_builder
 from fbocli.mapping.timeparse import parse_event_time
+from fbocli.quality import REPEAT, event_facts
 from fbocli.settings import Route, Settings
 
 Status = Literal["accepted", "rejected", "skipped"]
 
 
-class Event(tuple[str, str, str, int, bytes, str, int]):
+class Event(tuple[str, str, str, int, bytes, str, int, int]):
     """One outgoing event for one dataset, encoded once: ``wire`` is its JSON as sent.
 
-    ``Event((dataset_id, event_name, event_id, event_time, wire, source, line))``:
+    ``Event((dataset_id, event_name, event_id, event_time, wire, source, line, facts))``:
     ``source`` and ``line`` say where it was read, for the rejects file should Meta refuse
-    it. Everything the batcher, the journal and the sinks need is here. A plain tuple
-    underneath: built and pickled (to and from a mapping worker) without a Python call.
+    it; ``facts`` are its data-quality facts (:mod:`fbocli.quality`: which match keys, a
+    value above 0, an order), which the journal keeps. Everything the batcher, the journal
+    and the sinks need is here. A plain tuple underneath: built and pickled (to and from a
+    mapping worker) without a Python call.
     """
 
     __slots__ = ()
@@ -57,6 +60,7 @@ class Event(tuple[str, str, str, int, bytes, str, int]):
         wire: bytes
         source: str
         line: int
+        facts: int
     else:
         dataset_id = property(itemgetter(0))
         event_name = property(itemgetter(1))
@@ -65,6 +69,7 @@ class Event(tuple[str, str, str, int, bytes, str, int]):
         wire = property(itemgetter(4))
         source = property(itemgetter(5))
         line = property(itemgetter(6))
+        facts = property(itemgetter(7))
 
     def to_dict(self) -> dict[str, Any]:
         """The event as Meta receives it (``data[i]`` of the request body)."""
@@ -88,6 +93,19 @@ class Outcome:
     keys: tuple[str, ...] = ()  # accepted: the match keys found
     event_time: int = 0  # accepted
     notes: tuple[Note, ...] = NO_NOTES  # values the match keys could not use (matchkeys.Note)
+    facts: int = 0  # accepted: its events' facts (fbocli.quality)
+    order_id: str | None = None  # accepted: custom_data.order_id
+
+    def continue_order(self) -> None:
+        """Mark an accepted record whose order is the one of the record before it: one
+        order sent as several events (basket splitting), a fact its events keep."""
+        self.facts |= REPEAT
+        self.events = continuing(self.events)
+
+
+def continuing(events: list[Event]) -> list[Event]:
+    """The events of a record that continues the order of the record before it."""
+    return [Event((*e[:7], e[7] | REPEAT)) for e in events]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +195,16 @@ def _accept(
         return Outcome("rejected", "no_match_keys", detail, segment_event=event, notes=notes)
     custom = custom_data(event, properties, value, value_key, currency)
     event_id = _event_id(msg)
+    keys = tuple(user)
+    order_id = custom.get("order_id")
+    facts = event_facts(keys, value, order_id)
     events = []
     for dataset_id, name in routes:
         encoded = wire.dumps(ctx.build(name, event_time, event_id, user, custom, ldu))
-        events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line)))
-    return Outcome("accepted", "", "", events, event, routes, tuple(user), event_time, notes)
+        events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line, facts)))
+    return Outcome(
+        "accepted", "", "", events, event, routes, keys, event_time, notes, facts, order_id
+    )
 
 
 # --- event_time and the window (section 3) -------------------------------------------

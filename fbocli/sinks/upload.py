@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from fbocli.batching import Keep
@@ -41,7 +43,9 @@ class UploadSink:
         journal: Journal,
         rejects: RejectsWriter,
         stop: threading.Event,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the run's time, which the journal records with each batch."""
         self.summary = summary
         self.settings = settings
         self.client = client
@@ -49,6 +53,7 @@ class UploadSink:
         self.extra = body_extra(settings)
         self.rejects = rejects
         self.stop = stop
+        self.clock = clock
         workers = settings.upload.workers
         from concurrent.futures import ThreadPoolExecutor  # (~7 ms: uploads only)
 
@@ -123,11 +128,13 @@ class UploadSink:
         """Journal what Meta acknowledged, then count every event of the batch once."""
         delivered = [batch[i] for i in result.delivered]
         try:
-            # Journal only what Meta acknowledged, in one durable transaction.
+            # Journal only what Meta acknowledged, in one durable transaction: each event
+            # with its time and facts (fbocli quality), never its content.
             self.journal.record(
                 dataset_id,
-                [(e.event_name, e.event_id) for e in delivered],
+                [(e[1], e[2], e[3], e[7]) for e in delivered],  # name, id, time, facts
                 batch_id,
+                self.clock(),
                 test_event_code=self.extra.get("test_event_code"),
             )
         except FbocliError as error:  # delivered but not journaled: a re-run resends them
