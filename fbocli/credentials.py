@@ -3,6 +3,9 @@
 Resolution order is the spec's (cli.md "Credentials"): the environment wins so cron jobs can
 override whatever a person stored interactively. The credentials file is refused, not read,
 when other users could read or replace it, so a leaked permission never goes unnoticed.
+
+The app secret (for ``appsecret_proof``, when the token's app requires it) lives the same
+way, beside the token: ``$FBOCLI_APP_SECRET``, the keyring, or the same file.
 """
 
 from __future__ import annotations
@@ -26,14 +29,18 @@ from fbocli.secret import Secret
 TokenSource = Literal["environment", "keyring", "file"]
 
 ENV_VAR = "FBOCLI_ACCESS_TOKEN"
+APP_SECRET_ENV_VAR = "FBOCLI_APP_SECRET"
 KEYRING_SERVICE = "fbocli"
 KEYRING_USER = "access_token"
+KEYRING_APP_SECRET_USER = "app_secret"
 _FILE_KEY = "access_token"
+_FILE_APP_SECRET_KEY = "app_secret"
 
 
 @dataclass(frozen=True)
 class ResolvedToken:
-    """A token and where it came from (shown by ``auth status``; never the token itself)."""
+    """A token (or an app secret) and where it came from (shown by ``auth status``; never
+    the secret itself)."""
 
     secret: Secret
     source: TokenSource
@@ -63,14 +70,14 @@ def _usable_keyring() -> Any | None:
     return backend if priority > 0 else None
 
 
-def _keyring_label(backend: Any) -> str:
+def _keyring_label(backend: Any, user: str = KEYRING_USER) -> str:
     name = getattr(type(backend), "name", type(backend).__name__)
-    return f"{name} (service {KEYRING_SERVICE!r}, user {KEYRING_USER!r})"
+    return f"{name} (service {KEYRING_SERVICE!r}, user {user!r})"
 
 
-def _keyring_get(backend: Any) -> str | None:
+def _keyring_get(backend: Any, user: str = KEYRING_USER) -> str | None:
     try:
-        value = backend.get_password(KEYRING_SERVICE, KEYRING_USER)
+        value = backend.get_password(KEYRING_SERVICE, user)
     except Exception:  # keyring errors come from many backends; treat as "nothing stored"
         return None
     return value if isinstance(value, str) and value.strip() else None
@@ -89,9 +96,10 @@ def _check_private(path: Path) -> None:
         )
 
 
-def _read_file(path: Path) -> Secret | None:
+def _read_file(path: Path) -> dict[str, Secret]:
+    """The secrets the credentials file holds, by key (none when there is no file)."""
     if not path.is_file():
-        return None
+        return {}
     _check_private(path)
     try:
         with path.open("rb") as handle:
@@ -102,10 +110,12 @@ def _read_file(path: Path) -> Secret | None:
             f"cannot read the credentials file {path} ({type(error).__name__})",
             hint="run `fbocli auth` to store the token again",
         ) from None
-    value = data.get(_FILE_KEY)
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return Secret(value)
+    found = {}
+    for key in (_FILE_KEY, _FILE_APP_SECRET_KEY):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            found[key] = Secret(value)
+    return found
 
 
 def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
@@ -120,7 +130,27 @@ def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
         if value is not None:
             return ResolvedToken(Secret(value), "keyring", _keyring_label(backend))
     path = credentials_path()
-    secret = _read_file(path)
+    secret = _read_file(path).get(_FILE_KEY)
+    if secret is not None:
+        return ResolvedToken(secret, "file", str(path))
+    return None
+
+
+def resolve_app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
+    """The app secret to make ``appsecret_proof`` with, found as the token is:
+    ``env``'s $FBOCLI_APP_SECRET, then the keyring, then the credentials file; None if
+    none (then no proof is sent)."""
+    from_env = env.get(APP_SECRET_ENV_VAR, "").strip()
+    if from_env:
+        return ResolvedToken(Secret(from_env), "environment", f"${APP_SECRET_ENV_VAR}")
+    backend = _usable_keyring()
+    if backend is not None:
+        value = _keyring_get(backend, KEYRING_APP_SECRET_USER)
+        if value is not None:
+            label = _keyring_label(backend, KEYRING_APP_SECRET_USER)
+            return ResolvedToken(Secret(value), "keyring", label)
+    path = credentials_path()
+    secret = _read_file(path).get(_FILE_APP_SECRET_KEY)
     if secret is not None:
         return ResolvedToken(secret, "file", str(path))
     return None
@@ -132,12 +162,15 @@ def toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def _write_file(path: Path, secret: Secret) -> None:
-    """Write ``access_token = "..."`` atomically: a 0600 temp file in the same dir + replace."""
+def _write_file(path: Path, secret: Secret, app_secret: Secret | None) -> None:
+    """Write ``access_token = "..."`` (and ``app_secret = "..."``) atomically: a 0600 temp
+    file in the same dir + replace."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if os.name == "posix":
         os.chmod(path.parent, 0o700)
     content = f"{_FILE_KEY} = {toml_string(secret.reveal())}\n"
+    if app_secret:
+        content += f"{_FILE_APP_SECRET_KEY} = {toml_string(app_secret.reveal())}\n"
     fd, tmp = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp creates it 0600
@@ -151,14 +184,20 @@ def _write_file(path: Path, secret: Secret) -> None:
         raise
 
 
-def _delete_from_keyring(backend: Any) -> bool:
-    if _keyring_get(backend) is None:
+def _delete_from_keyring(backend: Any, user: str = KEYRING_USER) -> bool:
+    if _keyring_get(backend, user) is None:
         return False
     try:
-        backend.delete_password(KEYRING_SERVICE, KEYRING_USER)
+        backend.delete_password(KEYRING_SERVICE, user)
     except Exception:
         return False
     return True
+
+
+def _clear_keyring(backend: Any) -> bool:
+    """Remove the token and the app secret from the keyring; whether there was a token."""
+    _delete_from_keyring(backend, KEYRING_APP_SECRET_USER)
+    return _delete_from_keyring(backend)
 
 
 def _delete_file(path: Path) -> bool:
@@ -169,8 +208,11 @@ def _delete_file(path: Path) -> bool:
     return True
 
 
-def store_token(secret: Secret, *, prefer_keyring: bool = True) -> str:
-    """Store the token; returns where ("keyring" or the file path).
+def store_token(
+    secret: Secret, *, app_secret: Secret | None = None, prefer_keyring: bool = True
+) -> str:
+    """Store the token, and the app secret with it (or none: a stored one is removed);
+    returns where ("keyring" or the file path).
 
     The other store is cleared so the newly stored token is the one resolved next (a keyring
     entry would otherwise shadow a file written with ``--no-keyring``).
@@ -182,28 +224,33 @@ def store_token(secret: Secret, *, prefer_keyring: bool = True) -> str:
     if prefer_keyring and backend is not None:
         try:
             backend.set_password(KEYRING_SERVICE, KEYRING_USER, secret.reveal())
+            if app_secret:
+                backend.set_password(KEYRING_SERVICE, KEYRING_APP_SECRET_USER, app_secret.reveal())
+            else:
+                _delete_from_keyring(backend, KEYRING_APP_SECRET_USER)
         except Exception:  # e.g. a locked keyring: fall back to the file
             pass
         else:
             _delete_file(path)
             return "keyring"
     try:
-        _write_file(path, secret)
+        _write_file(path, secret, app_secret)
     except OSError as error:
         raise AuthError(
             f"cannot write the credentials file {path}: {error.strerror}",
             hint="check the permissions of the config directory or set $FBOCLI_ACCESS_TOKEN",
         ) from None
     if backend is not None:
-        _delete_from_keyring(backend)
+        _clear_keyring(backend)
     return str(path)
 
 
 def delete_token() -> list[str]:
-    """Remove the stored token from the keyring and the file; returns where it was removed."""
+    """Remove the stored token (and app secret) from the keyring and the file; returns
+    where it was removed."""
     removed: list[str] = []
     backend = _usable_keyring()
-    if backend is not None and _delete_from_keyring(backend):
+    if backend is not None and _clear_keyring(backend):
         removed.append("keyring")
     path = credentials_path()
     if _delete_file(path):

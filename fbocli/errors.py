@@ -88,6 +88,11 @@ class AuthError(FbocliError):
     exit_status = ExitStatus.AUTH
 
 
+class AppSecretError(AuthError):
+    """Meta refused a call for its ``appsecret_proof``: the app requires one and none was
+    sent, or it was made with another app's secret (exit 3)."""
+
+
 class LockError(FbocliError):
     """Another upload holds the state directory's lock (exit 1)."""
 

@@ -8,6 +8,8 @@ redacted so the access token can never leak through a message or a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import random as _random
 import threading
@@ -22,13 +24,20 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from fbocli import __version__, wire
-from fbocli.errors import ApiVersionError, AuthError, FbocliError
+from fbocli.errors import ApiVersionError, AppSecretError, AuthError, FbocliError
 from fbocli.secret import Secret, redact
 from fbocli.versions import NEWEST
 
 Api = Literal["conversions", "offline"]
 ErrorKind = Literal[
-    "auth", "permission", "version", "missing_dataset", "rate_limit", "transient", "invalid"
+    "auth",
+    "app_secret",
+    "permission",
+    "version",
+    "missing_dataset",
+    "rate_limit",
+    "transient",
+    "invalid",
 ]
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
@@ -37,6 +46,11 @@ MAX_SERVER_WAIT = 15 * 60.0  # never trust a server-told wait beyond 15 minutes
 USAGE_SLOWDOWN_PCT = 90.0
 USAGE_KEYS = ("call_count", "total_time", "total_cputime", "acc_id_util_pct")
 AUTH_HINT = "run `fbocli auth` to set up a new token"
+APP_SECRET_HINT = (
+    "set FBOCLI_APP_SECRET to the app's secret (App settings > Basic in Meta's app "
+    "dashboard), or store it with the token: "
+    "fbocli auth login --token-stdin --app-secret-stdin"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +79,21 @@ class GraphErrorInfo:
 
 
 class GraphError(FbocliError):
-    """A Graph API request finally failed; ``info`` holds Meta's error when there was one."""
+    """A Graph API request finally failed; ``info`` holds Meta's error when there was one,
+    ``answered`` whether that error was Meta's final answer (not retries running out or
+    the network failing)."""
 
     def __init__(
-        self, message: str, *, info: GraphErrorInfo | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        info: GraphErrorInfo | None = None,
+        hint: str | None = None,
+        answered: bool = True,
     ) -> None:
         super().__init__(message, hint=hint)
         self.info = info
+        self.answered = answered and info is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +190,8 @@ def classify(info: GraphErrorInfo) -> ErrorKind:
     code = info.code
     if code == 190:
         return "auth"
+    if code == 100 and "appsecret_proof" in info.message.lower():
+        return "app_secret"  # the app requires the proof (a missing or a wrong one)
     if code == 2635:
         return "version"
     if code == 10 or (code is not None and 200 <= code <= 299):
@@ -185,6 +209,12 @@ def classify(info: GraphErrorInfo) -> ErrorKind:
     ):
         return "transient"
     return "invalid"
+
+
+def appsecret_proof(token: Secret, app_secret: Secret) -> str:
+    """``hex(HMAC-SHA256(key=app_secret, msg=access_token))`` (meta-api.md)."""
+    key, msg = app_secret.reveal().encode(), token.reveal().encode()
+    return hmac.new(key, msg, hashlib.sha256).hexdigest()
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -352,6 +382,7 @@ class GraphClient:
         graph_url: str,
         api_version: str,
         token: Secret | None,
+        app_secret: Secret | None = None,
         timeout: float = 30.0,
         policy: RetryPolicy = RetryPolicy(),
         pool_size: int = 4,
@@ -363,6 +394,9 @@ class GraphClient:
         self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
         self._api_version = api_version
         self._token = token
+        self._app_secret = app_secret if app_secret else None
+        # Sent with every call that carries the token, when there is an app secret.
+        self._proof = appsecret_proof(token, app_secret) if token and app_secret else None
         self._timeout = (min(10.0, timeout), timeout)
         self._policy = policy
         self._sleep = sleep
@@ -380,7 +414,8 @@ class GraphClient:
         self._without_token = _Authorization(None)
 
     def __repr__(self) -> str:
-        return f"GraphClient({self._base!r}, token={self._token!r})"
+        proof = ", appsecret_proof=<redacted>" if self._proof else ""
+        return f"GraphClient({self._base!r}, token={self._token!r}{proof})"
 
     def __enter__(self) -> GraphClient:
         return self
@@ -416,10 +451,26 @@ class GraphClient:
             self._send_slice(dataset_id, events, range(len(events)), extra, api, result)
         return result
 
-    def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """GET ``/{version}/{path}`` with the token; errors raise GraphError (190: AuthError)."""
-        out = self._request("GET", path, params=params, bearer=True)
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None, *, retry: bool = True
+    ) -> dict[str, Any]:
+        """GET ``/{version}/{path}`` with the token; errors raise GraphError (190: AuthError).
+        ``retry=False``: one try only."""
+        out = self._request("GET", path, params=params, bearer=True, once=not retry)
         return self._body_or_raise(out, path)
+
+    def debug_token(self, *, retry: bool = True) -> dict[str, Any]:
+        """``debug_token`` on the client's own token: Meta's ``data`` about it (type,
+        validity, expiry, scopes). The one call that puts the token in a URL, as
+        ``input_token``, because Meta's API asks for it there."""
+        if self._token is None:
+            raise AuthError("no access token to inspect", hint=AUTH_HINT)
+        params = {"input_token": self._token.reveal()}
+        answer = self.get("debug_token", params, retry=retry)
+        data = answer.get("data")
+        if not isinstance(data, dict):
+            raise GraphError("Meta's debug_token answer has no data")
+        return data
 
     def post_form(self, path: str, data: Mapping[str, str]) -> dict[str, Any]:
         """Form POST without the bearer token (device login carries an app token in ``data``).
@@ -503,7 +554,8 @@ class GraphClient:
     # ------------------------------------------------------------ errors
 
     def _text(self, text: str) -> str:
-        return redact(text, self._token)
+        text = redact(text, self._token, self._app_secret)
+        return text.replace(self._proof, "****") if self._proof else text
 
     def _raise_fatal(self, out: _Outcome, dataset_id: str | None) -> None:
         info = out.info
@@ -512,6 +564,14 @@ class GraphClient:
             raise AuthError(
                 self._text(f"access token invalid or expired: {detail}"), hint=AUTH_HINT
             ) from None
+        if out.kind == "app_secret":
+            what = (
+                "Meta refused the appsecret_proof fbocli sent: the app secret does not "
+                "belong to the token's app"
+                if self._proof
+                else "the token's app requires appsecret_proof (an app secret), and none is set"
+            )
+            raise AppSecretError(self._text(f"{what}: {detail}"), hint=APP_SECRET_HINT) from None
         if out.kind == "version":
             raise ApiVersionError(
                 self._text(f"Graph API version {self._api_version} is deprecated: {detail}"),
@@ -532,10 +592,12 @@ class GraphClient:
     def _body_or_raise(self, out: _Outcome, path: str) -> dict[str, Any]:
         if out.body is not None:
             return out.body
-        if out.kind in ("auth", "version"):
+        if out.kind in ("auth", "app_secret", "version"):
             self._raise_fatal(out, None)
         raise GraphError(
-            self._text(f"Graph API request {path} failed: {out.describe()}"), info=out.info
+            self._text(f"Graph API request {path} failed: {out.describe()}"),
+            info=out.info,
+            answered=out.kind not in ("exhausted", "broken"),
         ) from None
 
     # ------------------------------------------------------------ transport
@@ -566,6 +628,8 @@ class GraphClient:
         bearer: bool,
     ) -> requests.Response:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if bearer and self._proof is not None:
+            params = {**(params or {}), "appsecret_proof": self._proof}
         return self._session.request(
             method,
             url,
@@ -586,11 +650,13 @@ class GraphClient:
         data: dict[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         bearer: bool,
+        once: bool = False,
     ) -> _Outcome:
-        """One logical request with retries; never raises for HTTP or network trouble."""
+        """One logical request with retries (``once``: without); never raises for HTTP or
+        network trouble."""
         url = f"{self._base}/{path.lstrip('/')}"
         policy = self._policy
-        tries = max(1, policy.max_tries)
+        tries = 1 if once else max(1, policy.max_tries)
         for attempt in range(tries):
             self._pace()
             info: GraphErrorInfo | None = None  # Meta's error of this try, if it answered

@@ -7,7 +7,8 @@ from typing import Any
 
 
 class Secret:
-    """Holds an access token; ``str``/``repr`` never show it, only :meth:`reveal` does."""
+    """Holds an access token or an app secret; ``str``/``repr`` never show it, only
+    :meth:`reveal` does."""
 
     __slots__ = ("_value",)
 
@@ -40,11 +41,15 @@ class Secret:
         raise TypeError("Secret cannot be pickled")
 
 
-_TOKEN_IN_TEXT = re.compile(r"(access_token=|Bearer\s+)[^\s&\"']+", re.IGNORECASE)
+_TOKEN_IN_TEXT = re.compile(
+    r"(access_token=|input_token=|appsecret_proof=|client_secret=|Bearer\s+)[^\s&\"']+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str, *secrets: Secret | None) -> str:
-    """Remove every known secret, and anything shaped like a token parameter, from text."""
+    """Remove every known secret, and anything shaped like a token, proof or secret
+    parameter, from text."""
     for secret in secrets:
         if secret:
             text = text.replace(secret.reveal(), str(secret))

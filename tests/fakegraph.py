@@ -6,6 +6,10 @@ validation and its all-or-nothing refusals, the legacy Offline Conversions API, 
 checks used by ``fbocli auth``, Facebook Login for Devices, and injectable faults (errors,
 rate limits, connection resets, slow answers, proxy error pages).
 
+It also inspects tokens (``debug_token``: valid, expired, expiring, user or system user,
+scopes), answers the Dataset Quality API (scores, 2044055, 10, no ``offline`` field) and
+can play an app that requires ``appsecret_proof``.
+
 It is a real HTTP/1.1 keep-alive server on its own thread: tests talk to it over TCP
 exactly as the product talks to Meta. Run it by hand with
 ``python -m tests.fakegraph --port 8765 --token T --dataset ID``.
@@ -17,6 +21,8 @@ import argparse
 import contextlib
 import faulthandler
 import gc
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -50,6 +56,9 @@ DEFAULT_PERMISSIONS: tuple[tuple[str, str], ...] = (
     ("public_profile", "granted"),
 )
 DEFAULT_IDENTITY = ("100000001", "Test User")
+APP_ID = "987654321012345"  # the app every token of the fake belongs to
+NO_SUCH_DATASET = 2044055  # dataset_quality's answer for a dataset it does not know
+_NOT_OBJECTS = frozenset({"me", "device", "debug_token", "dataset_quality"})  # path roots
 VERIFICATION_URI = "https://www.facebook.com/device"
 
 _VERSION = re.compile(r"v\d+\.\d+")
@@ -193,6 +202,54 @@ def _permission_error(code: int) -> _Answer:
 
 def _unknown_path(path: str) -> _Answer:
     return _error(400, 2500, f"Unknown path components: {path}")
+
+
+def _meta_time(seconds: float) -> str:
+    """Meta's way of writing a moment in its 190/463 message."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%A, %d-%b-%y %H:%M:%S UTC")
+
+
+def appsecret_proof(token: str, app_secret: str) -> str:
+    """What Meta expects: hex(HMAC-SHA256(key=app_secret, msg=access_token))."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+def quality_event(
+    event_name: str = "Purchase",
+    composite: float = 7.9,
+    match_key: float = 6.5,
+    email: float = 0.81,
+    phone: float = 0.64,
+    frequency: float = 9.0,
+    freshness: float = 5.0,
+) -> JSON:
+    """One event of a ``dataset_quality`` answer's ``offline`` list, as Meta writes it."""
+
+    def score(value: float, what: str) -> JSON:
+        return {"score": value, "recommendation": f"Improve {what} of {event_name} events."}
+
+    return {
+        "event_name": event_name,
+        "composite": score(composite, "the overall quality"),
+        "match_key": {
+            **score(match_key, "match keys"),
+            "coverage": {"email": email, "phone": phone},
+        },
+        "frequency": score(frequency, "the upload frequency"),
+        "freshness": score(freshness, "the freshness"),
+    }
+
+
+@dataclass(slots=True)
+class TokenDetails:
+    """What ``debug_token`` says about a token; expiries in seconds from the fake's now
+    (None: never)."""
+
+    type: str = "SYSTEM_USER"
+    expires_in: float | None = None
+    data_access_expires_in: float | None = None
+    scopes: list[str] | None = None  # None: the token's granted permissions
+    expired: bool = False  # every call with it: 190, subcode 463
 
 
 # --------------------------------------------------------------------------- faults
@@ -592,6 +649,9 @@ class FakeGraph:
         }
         self.identities: dict[str, tuple[str, str]] = {t: DEFAULT_IDENTITY for t in self._tokens}
         self.usage_headers: dict[str, str] = {}
+        self.tokens: dict[str, TokenDetails] = {}  # debug_token's answer (default: system user)
+        self.app_secret: str | None = None  # set: every call needs a matching appsecret_proof
+        self.quality: dict[str, list[JSON]] = {}  # dataset -> dataset_quality's offline list
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
@@ -712,6 +772,23 @@ class FakeGraph:
         with self._lock:
             self._denied[(token, dataset_id)] = code
 
+    def describe_token(self, token: str, **details: Any) -> None:
+        """What ``debug_token`` says about ``token`` (see :class:`TokenDetails`); a token
+        described with ``expired=True`` is refused on every call (190, subcode 463)."""
+        with self._lock:
+            self.tokens[token] = TokenDetails(**details)
+
+    def require_app_secret(self, app_secret: str | None) -> None:
+        """Play an app with "Require App Secret" (None: stop)."""
+        with self._lock:
+            self.app_secret = app_secret
+
+    def set_quality(self, dataset_id: str, events: list[JSON]) -> None:
+        """The ``offline`` list ``dataset_quality`` answers for ``dataset_id`` (see
+        :func:`quality_event`); a dataset never set answers without the field."""
+        with self._lock:
+            self.quality[dataset_id] = list(events)
+
     def device_script(self, steps: list[str], token: str = "device-token") -> None:
         """Answers to successive device login_status polls; the last one repeats."""
         unknown = [s for s in steps if s != "approved" and s not in _DEVICE_STEPS]
@@ -748,7 +825,7 @@ class FakeGraph:
         split = urlsplit(target)
         path = split.path
         segments = [s for s in path.split("/") if s]
-        has_object = len(segments) > 1 and segments[1] not in ("me", "device")
+        has_object = len(segments) > 1 and segments[1] not in _NOT_OBJECTS
         dataset = segments[1] if has_object else None
         fault = self._take_fault(path, dataset)
         record: JSON = {
@@ -795,7 +872,8 @@ class FakeGraph:
             return _invalid_parameter(str(exc)), 0, {}
         data = params.get("data")
         n_events = len(data) if isinstance(data, list) else 0
-        shown = {k: v for k, v in params.items() if k not in ("data", "access_token")}
+        hidden = ("data", "access_token", "input_token")
+        shown = {k: v for k, v in params.items() if k not in hidden}
         rest = segments[1:]
         if rest[:1] == ["device"]:
             return self._device(method, rest, params), n_events, shown
@@ -804,12 +882,40 @@ class FakeGraph:
             return _error(401, 190, "An active access token must be used."), n_events, shown
         with self._lock:
             valid = token in self._tokens and token not in self._revoked
+            details = self.tokens.get(token)
+            app_secret = self.app_secret
         if not valid:
             message = "Invalid OAuth access token - Cannot parse access token"
             return _error(401, 190, message), n_events, shown
+        if details is not None and details.expired:
+            now = self._now_time()
+            message = (
+                f"Error validating access token: Session has expired on "
+                f"{_meta_time(now - DAY)}. The current time is {_meta_time(now)}."
+            )
+            return _error(401, 190, message, subcode=463), n_events, shown
+        if app_secret is not None:
+            refusal = self._proof_refusal(token, app_secret, params.get("appsecret_proof"))
+            if refusal is not None:
+                return refusal, n_events, shown
         return self._route_user(method, rest, token, params), n_events, shown
 
+    @staticmethod
+    def _proof_refusal(token: str, app_secret: str, proof: object) -> _Answer | None:
+        """An app with "Require App Secret": error 100 naming appsecret_proof."""
+        if not proof:
+            message = "API calls from the server require an appsecret_proof argument"
+        elif proof != appsecret_proof(token, app_secret):
+            message = "Invalid appsecret_proof provided in the API argument"
+        else:
+            return None
+        return _error(400, 100, message, kind="GraphMethodException")
+
     def _route_user(self, method: str, rest: list[str], token: str, params: JSON) -> _Answer:
+        if method == "GET" and rest == ["debug_token"]:
+            return self._debug_token(params.get("input_token"))
+        if method == "GET" and rest == ["dataset_quality"]:
+            return self._dataset_quality(token, params)
         if method == "GET" and rest == ["me"]:
             user_id, name = self.identities.get(token, DEFAULT_IDENTITY)
             return _json(200, {"id": user_id, "name": name})
@@ -828,6 +934,61 @@ class FakeGraph:
                 return refusal
             return self._events(rest[0], params)
         return _unknown_path("/" + "/".join(rest))
+
+    def _debug_token(self, input_token: object) -> _Answer:
+        now = int(self._now_time())
+        with self._lock:
+            known = input_token in self._tokens and input_token not in self._revoked
+            details = self.tokens.get(str(input_token), TokenDetails())
+            granted = self.permissions.get(str(input_token), list(DEFAULT_PERMISSIONS))
+            user_id, _ = self.identities.get(str(input_token), DEFAULT_IDENTITY)
+        if not isinstance(input_token, str) or not input_token:
+            return _invalid_parameter("The parameter input_token is required")
+        scopes = details.scopes
+        if scopes is None:
+            scopes = [p for p, status in granted if status == "granted"]
+
+        def moment(seconds: float | None) -> int:
+            return 0 if seconds is None else int(now + seconds)
+
+        data: JSON = {
+            "app_id": APP_ID,
+            "type": details.type,
+            "application": "fbocli test app",
+            "data_access_expires_at": moment(details.data_access_expires_in),
+            "expires_at": moment(details.expires_in),
+            "is_valid": known and not details.expired,
+            "issued_at": now - 30 * DAY,
+            "scopes": scopes,
+            "granular_scopes": [{"scope": scope} for scope in scopes],
+            "user_id": user_id,
+        }
+        if not data["is_valid"]:
+            data["error"] = {
+                "code": 190,
+                "message": "Error validating access token: the token is invalid or expired.",
+                "subcode": 463 if details.expired else 467,
+            }
+        return _json(200, {"data": data})
+
+    def _dataset_quality(self, token: str, params: JSON) -> _Answer:
+        dataset = str(params.get("dataset_id") or "")
+        with self._lock:
+            exists = dataset in self._datasets and dataset not in self._removed
+            denied = self._denied.get((token, dataset))
+            offline = self.quality.get(dataset)
+        if not exists:
+            return _error(
+                400,
+                100,
+                f"Dataset {dataset} does not exist or you do not have access to it",
+                subcode=NO_SUCH_DATASET,
+            )
+        if denied is not None:
+            return _permission_error(10)
+        if offline is None:  # a dataset without the beta: no offline field at all
+            return _json(200, {"id": dataset})
+        return _json(200, {"offline": offline})
 
     def _dataset_refusal(self, token: str, dataset: str, method: str) -> _Answer | None:
         with self._lock:

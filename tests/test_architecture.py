@@ -49,7 +49,7 @@ LAYERS: dict[str, int] = {
     "stats": 4,
     **dict.fromkeys(["chunks", "rejects"], 5),
     **dict.fromkeys(["pool", "batching"], 6),
-    **dict.fromkeys(["journal", "graph", "credentials", "auth"], 7),
+    **dict.fromkeys(["journal", "graph", "credentials", "auth", "scores"], 7),
     **dict.fromkeys(["sinks", "sinks.dryrun", "sinks.upload"], 8),
     "pipeline": 9,
     "api": 10,

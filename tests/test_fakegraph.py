@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import signal
 import subprocess
@@ -17,7 +18,16 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fakegraph import DAY, FakeGraph, Fault, check_capi_event
+from tests.fakegraph import (
+    APP_ID,
+    DAY,
+    NO_SUCH_DATASET,
+    FakeGraph,
+    Fault,
+    appsecret_proof,
+    check_capi_event,
+    quality_event,
+)
 from tests.helpers import ROOT
 
 NOW = 1_790_000_000
@@ -678,3 +688,96 @@ def test_runs_by_hand() -> None:
             raise AssertionError(f"the fake did not stop on Ctrl-C; stderr: {err!r}") from None
     assert proc.returncode == 0
     assert "events accepted" in err
+
+
+# --------------------------------------------------------------------------- token inspection
+
+
+def debug_token(graph: FakeGraph, session: requests.Session, token: str = TOKEN) -> Any:
+    url = f"{graph.url}/{V}/debug_token"
+    return session.get(url, params={"input_token": token}, timeout=10)
+
+
+def test_debug_token_of_a_system_user_token_that_never_expires(
+    graph: FakeGraph, session: requests.Session
+) -> None:
+    data = debug_token(graph, session).json()["data"]
+    assert data["app_id"] == APP_ID and data["type"] == "SYSTEM_USER" and data["is_valid"]
+    assert data["expires_at"] == 0 and data["data_access_expires_at"] == 0
+    assert data["scopes"] == ["ads_management", "public_profile"]  # the granted permissions
+    assert [g["scope"] for g in data["granular_scopes"]] == data["scopes"]
+    assert "input_token" not in graph.requests[-1]["params"]  # the token is not kept
+
+
+def test_debug_token_of_a_user_token_expiring_soon_with_its_scopes(
+    graph: FakeGraph, session: requests.Session
+) -> None:
+    graph.describe_token(
+        TOKEN, type="USER", expires_in=3 * DAY, data_access_expires_in=90 * DAY,
+        scopes=["ads_management", "business_management"],
+    )  # fmt: skip
+    data = debug_token(graph, session).json()["data"]
+    assert (data["type"], data["expires_at"]) == ("USER", NOW + 3 * DAY)
+    assert data["data_access_expires_at"] == NOW + 90 * DAY
+    assert data["scopes"] == ["ads_management", "business_management"]
+
+
+def test_an_expired_token_is_refused_everywhere_with_subcode_463(
+    graph: FakeGraph, session: requests.Session
+) -> None:
+    graph.describe_token(TOKEN, type="USER", expires_in=-DAY, expired=True)
+    for response in (debug_token(graph, session), session.get(f"{graph.url}/{V}/me", timeout=10)):
+        error = error_of(response)
+        assert (response.status_code, error["code"], error["error_subcode"]) == (401, 190, 463)
+        assert "Session has expired" in error["message"]
+
+
+def test_debug_token_of_another_token_that_is_not_valid(
+    graph: FakeGraph, session: requests.Session
+) -> None:
+    data = debug_token(graph, session, token="unknown").json()["data"]
+    assert data["is_valid"] is False and data["error"]["code"] == 190
+
+
+# --------------------------------------------------------------------------- dataset quality
+
+
+def dataset_quality(graph: FakeGraph, session: requests.Session, dataset: str) -> Any:
+    fields = "offline{event_name,composite,match_key,frequency,freshness}"
+    url = f"{graph.url}/{V}/dataset_quality"
+    return session.get(url, params={"dataset_id": dataset, "fields": fields}, timeout=10)
+
+
+def test_dataset_quality_scores_and_each_way_of_not_having_them(
+    graph: FakeGraph, session: requests.Session
+) -> None:
+    graph.set_quality(DS, [quality_event(composite=8.7)])
+    offline = dataset_quality(graph, session, DS).json()["offline"]
+    assert offline[0]["composite"]["score"] == 8.7
+    assert offline[0]["match_key"]["coverage"] == {"email": 0.81, "phone": 0.64}
+    assert set(offline[0]) == {"event_name", "composite", "match_key", "frequency", "freshness"}
+    assert "offline" not in dataset_quality(graph, session, DS2).json()  # no beta
+    missing = dataset_quality(graph, session, "999")
+    assert error_of(missing)["error_subcode"] == NO_SUCH_DATASET
+    graph.deny(TOKEN, DS)
+    assert error_of(dataset_quality(graph, session, DS))["code"] == 10
+
+
+# --------------------------------------------------------------------------- appsecret_proof
+
+
+def test_an_app_that_requires_the_proof(graph: FakeGraph, session: requests.Session) -> None:
+    graph.require_app_secret("s3cret")
+    me = f"{graph.url}/{V}/me"
+    missing = session.get(me, timeout=10)
+    assert error_of(missing)["code"] == 100 and "appsecret_proof" in error_of(missing)["message"]
+    wrong = session.get(me, params={"appsecret_proof": appsecret_proof(TOKEN, "other")}, timeout=10)
+    assert "Invalid appsecret_proof" in error_of(wrong)["message"]
+    proof = hmac.new(b"s3cret", TOKEN.encode(), hashlib.sha256).hexdigest()
+    assert appsecret_proof(TOKEN, "s3cret") == proof
+    assert session.get(me, params={"appsecret_proof": proof}, timeout=10).ok
+    body = {"data": [capi_event()], "appsecret_proof": proof}  # in the body works too
+    assert session.post(f"{graph.url}/{V}/{DS}/events", json=body, timeout=10).ok
+    assert post_events(graph, session, [capi_event(1)]).status_code == 400
+    graph.require_app_secret(None)
+    assert session.get(me, timeout=10).ok
