@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from fbocli.config import load_config
-from fbocli.credentials import resolve_token
+from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
 from fbocli.mapping import message as mapping
 from fbocli.mapping.message import Event, MapContext
 from fbocli.pipeline import DEFAULT_TUNING, Format, Tuning, run
+from fbocli.quality import Tally
 from fbocli.rejects import RejectsWriter, default_rejects_path, prune_rejects
 from fbocli.secret import Secret
 from fbocli.settings import Settings
@@ -36,6 +37,7 @@ from fbocli.versions import expiry_warning
 
 if TYPE_CHECKING:  # requests (~0.1 s to import) loads only when a run talks to Meta.
     from fbocli.graph import GraphClient
+    from fbocli.scores import QualityReport
 
 __all__ = [
     "Event",
@@ -43,6 +45,7 @@ __all__ = [
     "RunSummary",
     "load_config",
     "map_message",
+    "quality",
     "upload",
     "validate",
 ]
@@ -160,6 +163,7 @@ def upload(
     config: Settings,
     *,
     token: str | Secret | None = None,
+    app_secret: str | Secret | None = None,
     now: Now = None,
     dry_run: bool = False,
     output: str | Path | BinaryIO | None = None,
@@ -179,7 +183,9 @@ def upload(
     """Read, map and send every event (or, ``dry_run``, everything but sending).
 
     ``token``: the access token; None means the stored one (keyring, then the
-    credentials file; never the environment). Events the journal in ``state_dir`` says
+    credentials file; never the environment). ``app_secret``: the app's secret, when
+    its app requires ``appsecret_proof``; None means the one stored with the token
+    (when ``token`` is None too), else none. Events the journal in ``state_dir`` says
     were delivered are skipped unless ``force``. With ``dry_run``, ``output`` (a path or
     a binary stream) receives each request that would be sent. Raises FbocliError when
     the run cannot start or stops part-way (then with ``error.summary``); a run that
@@ -190,6 +196,7 @@ def upload(
     summary = _summary(config, paths, now, dry_run=dry_run, validate=False, strict=strict)
     notes = _Notes(summary, warn)
     secret = None if dry_run else _token(token)
+    proof_key = None if dry_run else _app_secret(app_secret, token)
     _start(config, notes)
     if (
         secret is not None
@@ -214,7 +221,10 @@ def upload(
             journal.prune(min(time.time(), clock()) - PRUNE_DAYS * 86400)
             stop = threading.Event()
             retry = progress.retry if progress is not None else None
-            client = stack.enter_context(_client(config, secret, stop, retry, tuning))
+            client = stack.enter_context(
+                _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry)
+            )
+            _check_expiry(client, clock(), notes)
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
@@ -223,6 +233,67 @@ def upload(
         finally:
             if secret is not None and summary.exit_code is not None:
                 journal.record_run(summary.run_id, summary.started_at, summary.to_dict())
+
+
+def quality(
+    config: Settings,
+    dataset_ids: Sequence[str] = (),
+    *,
+    token: str | Secret | None = None,
+    app_secret: str | Secret | None = None,
+    meta: bool = True,
+    state_dir: str | Path | None = None,
+    now: Now = None,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> QualityReport:
+    """Meta's offline data-quality scores of each dataset (``dataset_ids``, else every
+    dataset of the config) beside fbocli's own figures for the same factors, from the
+    journal in ``state_dir``: upload days in the last 14, event-to-upload lag, Purchases
+    with a value, match-key coverage, events per order (over 28 days up to ``now``).
+
+    ``token``/``app_secret`` as for :func:`upload`; ``meta=False`` asks Meta nothing (no
+    token needed): the journal's figures only. A dataset Meta has no scores for is "not
+    available" with Meta's reason, not an error; AuthError when the token is refused.
+    """
+    from fbocli.scores import DatasetQuality, QualityReport, dataset_scores
+
+    ids = _dataset_ids(dataset_ids, config)
+    moment = unix_time(now)
+    state = resolve_state_dir(state_dir)
+    path = state / JOURNAL_FILE
+    tallies = {ds: Tally(upload_days=()) for ds in ids}
+    if path.exists():
+        with Journal(path) as journal:
+            tallies = {ds: journal.tally(ds, moment) for ds in ids}
+    scores = {}
+    if meta:
+        secret, proof_key = _token(token), _app_secret(app_secret, token)
+        with _client(config, secret, proof_key, tuning) as client:
+            scores = {ds: dataset_scores(client, ds) for ds in ids}
+    return QualityReport(
+        now=moment,
+        api_version=config.destination.api_version,
+        journal=str(path) if path.exists() else None,
+        datasets=tuple(DatasetQuality(ds, scores.get(ds), tallies[ds]) for ds in ids),
+    )
+
+
+def _dataset_ids(named: Sequence[str], config: Settings) -> tuple[str, ...]:
+    """The datasets named (digit strings), else the config's."""
+    ids = tuple(dict.fromkeys(str(ds).strip() for ds in named))
+    bad = [ds for ds in ids if not ds.isdigit()]
+    if bad:
+        raise UsageError(
+            f"dataset IDs are digit strings: {', '.join(repr(ds) for ds in bad)}",
+            hint="for example: fbocli quality 1234567890123456",
+        )
+    ids = ids or config.dataset_ids
+    if not ids:
+        raise UsageError(
+            "no dataset: name one, or map events to datasets in the configuration",
+            hint="fbocli quality DATASET_ID, or fbocli quality -c fbocli.toml",
+        )
+    return ids
 
 
 def with_overrides(
@@ -375,24 +446,50 @@ def _token(token: str | Secret | None) -> Secret:
     return resolved.secret
 
 
+def _app_secret(app_secret: str | Secret | None, token: str | Secret | None) -> Secret | None:
+    """The app secret given, else the stored one when the token is the stored one too."""
+    if isinstance(app_secret, Secret):
+        return app_secret or None
+    if isinstance(app_secret, str) and app_secret.strip():
+        return Secret(app_secret)
+    if token is None or (isinstance(token, str | Secret) and not token):
+        resolved = resolve_app_secret({})
+        return resolved.secret if resolved is not None else None
+    return None
+
+
+def _check_expiry(client: GraphClient, now: float, notes: _Notes) -> None:
+    """Warn at the start of an upload when the token expires within a week."""
+    from fbocli.auth import expiry_warning
+
+    warning = expiry_warning(client, now)
+    if warning is not None:
+        notes.warn(warning)
+
+
 def _client(
     config: Settings,
     token: Secret,
-    stop: threading.Event,
-    on_retry: Callable[[float, str], None] | None,
+    app_secret: Secret | None,
     tuning: Tuning,
+    *,
+    stop: threading.Event | None = None,
+    on_retry: Callable[[float, str], None] | None = None,
 ) -> GraphClient:
     from fbocli.graph import GraphClient, RetryPolicy
 
     def wait(seconds: float) -> None:
         """Backoff waits end at once when the run stops (Ctrl-C or a fatal error)."""
-        if stop.wait(seconds):
+        if stop is not None and stop.wait(seconds):
             raise Abandoned()
+        if stop is None:
+            time.sleep(seconds)
 
     return GraphClient(
         graph_url=config.destination.graph_url,
         api_version=config.destination.api_version,
         token=token,
+        app_secret=app_secret,
         timeout=config.upload.timeout_seconds,
         policy=RetryPolicy.for_run(config.upload.max_retries, tuning.backoff_scale),
         pool_size=config.upload.workers,

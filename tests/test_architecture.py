@@ -53,7 +53,9 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(["sinks", "sinks.dryrun", "sinks.upload"], 8),
     "pipeline": 9,
     "api": 10,
-    **dict.fromkeys(["cli", "cli.auth", "cli.environment", "cli.progress", "cli.report"], 11),
+    **dict.fromkeys(
+        ["cli", "cli.auth", "cli.environment", "cli.progress", "cli.quality", "cli.report"], 11
+    ),
 }
 EXEMPT = {"", "__main__"}  # the lazy root and `python -m fbocli`
 # What only the command line may touch: the environment, the standard streams, a terminal.

@@ -108,7 +108,7 @@ def _a_terminal(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     the wizard tests declare one (a real terminal: test_wizard_in_a_real_terminal)."""
     if request.node.name.startswith("test_wizard"):
         monkeypatch.setattr(
-            importlib.import_module("fbocli.cli.auth"), "_interactive", lambda: True
+            importlib.import_module("fbocli.cli.auth"), "_terminal", lambda ctx: True
         )
 
 

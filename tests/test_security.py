@@ -19,13 +19,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from fbocli.graph import GraphClient
 from fbocli.secret import Secret
 from tests.fakegraph import FakeGraph, Fault, _Answer
-from tests.helpers import NOW, NOW_TS, ROOT, Run, cli_env, run_cli, upload_args
+from tests.helpers import APP_SECRET, NOW, NOW_TS, ROOT, Run, cli_env, run_cli, upload_args
 
 pytestmark = pytest.mark.slow  # every command as a process, a TLS server
 
@@ -190,9 +191,66 @@ def test_every_command_keeps_the_token_secret(fake: RecordingGraph, world: dict[
     assert (world["state"] / "journal.sqlite3").exists()
     for path in written:  # journal (+WAL), lock, rejects, dry-run output, config ...
         assert TOKEN.encode() not in path.read_bytes(), path
-    for target, headers, body in fake.raw:  # the token travels only in the header
-        assert TOKEN not in target and TOKEN.encode() not in body
+    for target, headers, body in fake.raw:  # the token travels only in the header ...
+        assert TOKEN not in _url_without_input_token(target) and TOKEN.encode() not in body
         assert headers.get("authorization") in (None, f"Bearer {TOKEN}", f"Bearer {TOKEN}x")
+
+
+def _url_without_input_token(target: str) -> str:
+    """... and as `debug_token`'s input_token, where Meta's API wants it (token doctor)."""
+    url = urlsplit(target)
+    if not url.path.endswith("/debug_token"):
+        return target
+    query = {k: v for k, v in parse_qs(url.query).items() if k != "input_token"}
+    return f"{url.path}?{query}"
+
+
+def test_the_app_secret_never_leaves_the_credential_store(
+    fake: RecordingGraph, world: dict[str, Path]
+) -> None:
+    """An app that requires appsecret_proof: every command with the secret stored by
+    `auth login`, or in $FBOCLI_APP_SECRET, or wrong; the secret shows nowhere but in the
+    0600 credentials file, and never travels (only its proof does)."""
+    fake.require_app_secret(APP_SECRET)
+    env, cwd = _env(fake, world), world["cwd"]
+    config = str(world["config"])
+    run_args = [str(world["input"]), "-c", config, "--now", NOW]
+    runs: list[tuple[str, Run]] = []
+
+    def step(name: str, args: list[str], code: int, *, stdin: str | None = None,
+             **extra: str) -> Run:  # fmt: skip
+        result = run_cli(args, {**env, **extra}, cwd=cwd, input=stdin)
+        assert result.code == code, (name, result.stdout, result.stderr)
+        runs.append((name, result))
+        return result
+
+    login = ["auth", "login", "--token-stdin", "--app-secret-stdin", "-c", config]
+    step("login", login, 0, stdin=f"{TOKEN}\n{APP_SECRET}\n")
+    creds = _credentials(world)
+    assert APP_SECRET in creds.read_text() and stat.S_IMODE(creds.stat().st_mode) == 0o600
+    step("status", ["auth", "status", "-c", config], 0)
+    step("status-json", ["auth", "status", "--json", "-c", config], 0)
+    step("validate", ["validate", *run_args], 1)
+    step("dry-run", ["upload", "--dry-run", "--output", str(world["output"]), *run_args], 0)
+    step("upload", ["upload", *run_args], 1)  # one event is refused by Meta: api_rejected
+    step("quality", ["quality", "-c", config, "--now", NOW, "--json"], 0)
+    step("logout", ["auth", "logout"], 0)
+    step("upload-env", ["upload", "--force", *run_args], 1, FBOCLI_ACCESS_TOKEN=TOKEN,
+         FBOCLI_APP_SECRET=APP_SECRET)  # fmt: skip
+    step("upload-without", ["upload", "--force", *run_args], 3, FBOCLI_ACCESS_TOKEN=TOKEN)
+    step("upload-wrong", ["upload", "--force", *run_args], 3, FBOCLI_ACCESS_TOKEN=TOKEN,
+         FBOCLI_APP_SECRET=APP_SECRET[::-1])  # fmt: skip
+    assert fake.count() == 4  # two uploads that went through, two events each
+
+    for name, result in runs:
+        for text in (result.stdout, result.stderr):
+            assert APP_SECRET not in text and APP_SECRET[::-1] not in text, name
+            assert TOKEN not in text and "Traceback" not in text, name
+    assert "appsecret_proof" in runs[-2][1].stderr  # the one without says why
+    for path in _files(world["home"]):  # the credentials file is gone (logout)
+        assert APP_SECRET.encode() not in path.read_bytes(), path
+    for target, headers, body in fake.raw:
+        assert APP_SECRET not in target + str(headers) and APP_SECRET.encode() not in body
 
 
 def test_a_looser_credentials_file_is_refused(fake: RecordingGraph, world: dict[str, Path]) -> None:

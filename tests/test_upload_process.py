@@ -19,6 +19,7 @@ from tests.helpers import (
     DS1,
     TOKEN,
     cli_env,
+    event_requests,
     journal_keys,
     received_keys,
     run_cli,
@@ -125,7 +126,7 @@ def test_ctrl_c_during_a_long_rate_limit_wait_abandons_it(tmp_path: Path, fake: 
     write_events(tmp_path / "in.jsonl", 40)
     fake.inject(Fault.rate_limit(4, retry_after=600), times=10_000)
     proc = fbocli(tmp_path, fake.url, config(tmp_path), FBOCLI_BACKOFF_SCALE="1")
-    wait_until(lambda: len(fake.requests) >= WORKERS, proc)
+    wait_until(lambda: len(event_requests(fake)) >= WORKERS, proc)
     time.sleep(0.2)  # both workers are now in their 10-minute wait
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc, timeout=30)  # far less than the 600 s Meta asked for
@@ -133,7 +134,7 @@ def test_ctrl_c_during_a_long_rate_limit_wait_abandons_it(tmp_path: Path, fake: 
     events = summary(out)["events"]
     assert events["sent"] == 0 and events["failed"] == 40
     assert journal_keys(tmp_path / "state") == set()
-    assert len(fake.requests) == WORKERS  # abandoned, not retried
+    assert len(event_requests(fake)) == WORKERS  # abandoned, not retried
 
 
 # --------------------------------------------------------------------------- volume

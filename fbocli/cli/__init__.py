@@ -22,6 +22,7 @@ from fbocli import __version__, api
 from fbocli.cli.auth import auth
 from fbocli.cli.environment import load_settings, tuning, warn
 from fbocli.cli.progress import ProgressDisplay
+from fbocli.cli.quality import quality
 from fbocli.cli.report import (
     failure_text,
     headline,
@@ -31,7 +32,7 @@ from fbocli.cli.report import (
     validate_sections,
 )
 from fbocli.config import starter_config
-from fbocli.credentials import resolve_token
+from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Stop, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, resolve_state_dir
 from fbocli.pipeline import Format
@@ -72,6 +73,7 @@ Examples:
   fbocli validate orders.jsonl         what would be sent, and every reject
   fbocli upload orders.jsonl           send to Meta (a token: fbocli auth)
   fbocli runs                          past uploads
+  fbocli quality                       Meta's data-quality scores beside fbocli's own
 
 Shell completion: eval "$(_FBOCLI_COMPLETE=bash_source fbocli)" (zsh: zsh_source).
 """
@@ -307,7 +309,7 @@ def upload(
         raise UsageError("--output is only used with --dry-run")
     env = os.environ
     settings = load_settings(config, env)
-    token = None
+    token = app_secret = None
     if not dry_run:
         resolved = resolve_token(env)
         if resolved is None:
@@ -317,6 +319,8 @@ def upload(
                 "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
             )
         token = resolved.secret
+        found = resolve_app_secret(env)  # for appsecret_proof, when the app requires it
+        app_secret = found.secret if found is not None else None
     # With --output -, the requests are stdout's only content: the report goes to stderr.
     report_to = sys.stderr if output == "-" else sys.stdout
     with _display(files, quiet, json_output, dry_run) as display:
@@ -325,6 +329,7 @@ def upload(
                 files,
                 settings,
                 token=token,
+                app_secret=app_secret,
                 now=now,
                 dry_run=dry_run,
                 output=sys.stdout.buffer if output == "-" else output,
@@ -467,3 +472,4 @@ def init(path: str, force: bool) -> None:
 
 
 main.add_command(auth)
+main.add_command(quality)

@@ -20,8 +20,16 @@ import click
 from fbocli import versions
 from fbocli.cli.environment import load_settings, tuning
 from fbocli.config import check_graph_url, find_config
-from fbocli.credentials import ENV_VAR, ResolvedToken, delete_token, resolve_token, store_token
-from fbocli.errors import AuthError, FbocliError, UsageError
+from fbocli.credentials import (
+    APP_SECRET_ENV_VAR,
+    ENV_VAR,
+    ResolvedToken,
+    delete_token,
+    resolve_app_secret,
+    resolve_token,
+    store_token,
+)
+from fbocli.errors import AppSecretError, AuthError, FbocliError, UsageError
 from fbocli.secret import Secret
 from fbocli.settings import DEFAULT_API_VERSION, DEFAULT_GRAPH_URL, Settings, UploadSettings
 
@@ -86,27 +94,31 @@ def _target(config: str | None) -> _Target:
     )
 
 
-def _client(target: _Target, token: Secret | None) -> GraphClient:
+def _client(target: _Target, token: Secret | None, app_secret: Secret | None = None) -> GraphClient:
     from fbocli.graph import GraphClient, RetryPolicy
 
     return GraphClient(
         graph_url=target.graph_url,
         api_version=target.api_version,
         token=token,
+        app_secret=app_secret,
         timeout=target.timeout,
         policy=RetryPolicy.for_run(target.max_retries, tuning(os.environ).backoff_scale),
     )
 
 
-def _verify(target: _Target, secret: Secret) -> TokenReport:
+def _verify(target: _Target, secret: Secret, app_secret: Secret | None) -> TokenReport:
     from fbocli.auth import verify_token
 
-    with _client(target, secret) as client:
+    with _client(target, secret, app_secret) as client:
         return verify_token(client, target.dataset_ids)
 
 
-def _interactive() -> bool:
-    """Whether the token can be asked for: standard input is a terminal."""
+def _terminal(ctx: click.Context) -> bool:
+    """Whether stdin is a terminal (tests pass ``obj={"terminal": True}``)."""
+    obj = ctx.find_root().obj
+    if isinstance(obj, Mapping) and "terminal" in obj:
+        return bool(obj["terminal"])
     return sys.stdin.isatty()
 
 
@@ -125,8 +137,21 @@ def _poll_sleep(ctx: click.Context) -> Callable[[float], None]:
 
 
 def _echo_report(report: TokenReport, target: _Target) -> None:
+    now = time.time()
     click.echo(f"Token of:    {report.user_name} (id {report.user_id})")
+    info = report.info
+    if info is not None:
+        click.echo(f"Type:        {info.kind} token (app {info.app_id or 'unknown'})")
+        click.echo(f"Expires:     {info.expiry_text(now)}")
+        click.echo(f"Data access: {info.data_access_text(now)}")
+    else:
+        click.echo(f"Type:        unknown (debug_token: {report.info_error})")
     click.echo(f"Permissions: {', '.join(report.granted) or '(none granted)'}")
+    if report.missing_recommended:
+        click.echo(
+            f"             recommended, not granted: {', '.join(report.missing_recommended)} "
+            "(to see the business's datasets)"
+        )
     if target.config_path is None:
         click.echo("Datasets:    not checked (no configuration found; see `fbocli init`)")
         return
@@ -160,18 +185,61 @@ def _warn_denied(report: TokenReport) -> None:
         )
 
 
-def _verify_and_store(target: _Target, secret: Secret, *, no_keyring: bool) -> None:
-    """Verify a new token (nothing stored if it fails), store it, say where and what next."""
+def _warn_expiry(report: TokenReport) -> str | None:
+    warning = report.info.expiry_warning(time.time()) if report.info is not None else None
+    if warning is not None:
+        click.echo(f"fbocli: warning: {warning}", err=True)
+    return warning
+
+
+def _verify_and_store(
+    ctx: click.Context,
+    target: _Target,
+    secret: Secret,
+    app_secret: Secret | None,
+    *,
+    no_keyring: bool,
+) -> None:
+    """Verify a new token (nothing stored if it fails), store it, say where and what next.
+
+    The app secret given (``--app-secret-stdin``), else $FBOCLI_APP_SECRET or the stored
+    one, makes the ``appsecret_proof``; when Meta wants one and none works, it is asked
+    for on a terminal. A secret given or asked for is stored with the token; one already
+    stored stays.
+    """
+    stored = resolve_app_secret({})
+    environment = resolve_app_secret(os.environ)
+    using = app_secret or (environment.secret if environment else None)
     click.echo("Checking the token with Meta...")
-    report = _verify(target, secret)
+    try:
+        report = _verify(target, secret, using)
+    except AppSecretError as error:
+        if app_secret is not None or not _terminal(ctx):
+            raise
+        click.echo(f"Meta: {error.message}")
+        app_secret = Secret(
+            click.prompt(
+                "The token's app requires its app secret (App settings > Basic); "
+                "paste it (input hidden)",
+                hide_input=True,
+            )
+        )
+        if not app_secret:
+            raise UsageError("no app secret was entered") from None
+        report = _verify(target, secret, app_secret)
     _echo_report(report, target)
     _require_scope(report)
-    where = store_token(secret, prefer_keyring=not no_keyring)
+    keep = app_secret or (stored.secret if stored else None)
+    where = store_token(secret, app_secret=keep, prefer_keyring=not no_keyring)
     place = "the OS keyring" if where == "keyring" else f"{where} (mode 0600)"
-    click.echo(f"Token stored in {place}.")
+    with_secret = " with the app secret" if keep else ""
+    click.echo(f"Token stored{with_secret} in {place}.")
+    _warn_expiry(report)
     _warn_denied(report)
     if os.environ.get(ENV_VAR, "").strip():
         click.echo(f"Note: ${ENV_VAR} is set and takes precedence over the stored token.")
+    if app_secret is not None and environment is not None:
+        click.echo(f"Note: ${APP_SECRET_ENV_VAR} is set and takes precedence over the stored one.")
     click.echo("Next:")
     click.echo("  fbocli validate FILE   check a Segment export or CSV offline")
     click.echo("  fbocli upload FILE     send it to Meta")
@@ -185,6 +253,12 @@ no_keyring_option = click.option(
     is_flag=True,
     help="Store the token in the 0600 credentials file, not the OS keyring.",
 )
+app_secret_option = click.option(
+    "--app-secret-stdin",
+    is_flag=True,
+    help="Also read the app's secret from stdin (after the token with --token-stdin), "
+    "for apps that require appsecret_proof; stored with the token.",
+)
 
 
 _EPILOG_AUTH = """\b
@@ -196,6 +270,7 @@ Examples:
 _EPILOG_LOGIN = """\b
 Examples:
   fbocli auth login --token-stdin < token.txt
+  printf '%s\\n%s\\n' "$TOKEN" "$APP_SECRET" | fbocli auth login --token-stdin --app-secret-stdin
   fbocli auth login --device --app-id 1234 --client-token abcd
 """
 _EPILOG_STATUS = """\b
@@ -221,7 +296,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
     click.echo(WIZARD_INTRO)
     if target.config_path is None:
         click.echo("No configuration found: the datasets will not be checked.\n")
-    if not _interactive():  # getpass would fall back to echoing, with a warning
+    if not _terminal(ctx):  # getpass would fall back to echoing, with a warning
         raise UsageError(
             "standard input is not a terminal, so the token cannot be asked for",
             hint="pipe it in instead: fbocli auth login --token-stdin < token.txt",
@@ -230,7 +305,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
     secret = Secret(value)
     if not secret:
         raise UsageError("no access token was entered")
-    _verify_and_store(target, secret, no_keyring=no_keyring)
+    _verify_and_store(ctx, target, secret, None, no_keyring=no_keyring)
 
 
 @auth.command(epilog=_EPILOG_LOGIN)
@@ -238,6 +313,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
 @click.option("--device", is_flag=True, help="Log in with a code on another device.")
 @click.option("--app-id", default=None, help="Meta app ID (device login).")
 @click.option("--client-token", default=None, help="The app's client token (device login).")
+@app_secret_option
 @config_option
 @no_keyring_option
 @click.pass_context
@@ -247,10 +323,16 @@ def login(
     device: bool,
     app_id: str | None,
     client_token: str | None,
+    app_secret_stdin: bool,
     config: str | None,
     no_keyring: bool,
 ) -> None:
-    """Store a token read from stdin, or obtained by device login; verified first."""
+    """Store a token read from stdin, or obtained by device login; verified first.
+
+    When the token's app requires appsecret_proof, give its app secret too
+    (--app-secret-stdin, or $FBOCLI_APP_SECRET); on a terminal it is asked for when
+    Meta refuses the token without it.
+    """
     device = device or app_id is not None or client_token is not None
     config = _inherit(ctx, "config", config)
     no_keyring = _inherit(ctx, "no_keyring", no_keyring)
@@ -261,21 +343,39 @@ def login(
             "`fbocli auth login --device --app-id ID --client-token TOKEN`",
         )
     target = _target(config)
+    app_secret = None
     if token_stdin:
         secret = Secret(sys.stdin.readline())
         if not secret:
             raise UsageError("no access token on standard input")
+        app_secret = _read_app_secret(app_secret_stdin)
     else:
         if not app_id or not client_token:
             raise UsageError("device login needs --app-id and --client-token")
         from fbocli.auth import device_login
 
+        app_secret = _read_app_secret(app_secret_stdin)
         with _client(target, None) as client:
             secret = device_login(
                 client, app_id, client_token, on_code=_show_code, sleep=_poll_sleep(ctx)
             )
         click.echo("Approved.")
-    _verify_and_store(target, secret, no_keyring=no_keyring)
+    _verify_and_store(ctx, target, secret, app_secret, no_keyring=no_keyring)
+
+
+def _read_app_secret(asked: bool) -> Secret | None:
+    """The app secret from the next line of stdin, with --app-secret-stdin."""
+    if not asked:
+        return None
+    app_secret = Secret(sys.stdin.readline())
+    if not app_secret:
+        raise UsageError(
+            "--app-secret-stdin: no app secret on standard input",
+            hint="put it on the line after the token: "
+            'printf \'%s\\n%s\\n\' "$TOKEN" "$APP_SECRET" | fbocli auth login '
+            "--token-stdin --app-secret-stdin",
+        )
+    return app_secret
 
 
 def _show_code(code: DeviceCode) -> None:
@@ -295,10 +395,25 @@ def _status_doc(
             token_last4=resolved.secret.last4,
         )
     if report is not None:
+        info = report.info
+        now = time.time()
         doc.update(
             user={"id": report.user_id, "name": report.user_name},
+            token=None
+            if info is None
+            else {
+                "type": info.type,
+                "kind": info.kind,
+                "app_id": info.app_id,
+                "expires_at": _iso(info.expires_at),
+                "days_left": _days(info.days_left(now)),
+                "data_access_expires_at": _iso(info.data_access_expires_at),
+                "scopes": list(info.scopes),
+            },
+            token_error=report.info_error,
             permissions=list(report.granted),
             has_ads_management=report.has_ads_management,
+            recommended_missing=list(report.missing_recommended),
             datasets=[
                 {
                     "id": d.dataset_id,
@@ -311,18 +426,33 @@ def _status_doc(
     return doc
 
 
+def _iso(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days(days: float | None) -> float | None:
+    return None if days is None else round(days, 1)
+
+
 @auth.command(epilog=_EPILOG_STATUS)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_context
 def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
-    """Who the token belongs to, its scopes, where it came from, dataset access.
+    """The token doctor: whose token, its type, expiry and scopes, dataset access.
 
+    Shows where the token came from (its last 4 characters only), its type (system user
+    or user), when it and its data access expire (a warning under 7 days), its
+    permissions against what uploading needs, whether an app secret makes
+    appsecret_proof, each configured dataset's access, and the API version's expiry.
     Exit status 0 when everything is usable, 3 when the token is missing, invalid,
     expired or lacks ads_management, 1 when a configured dataset is not accessible.
     """
     target = _target(_inherit(ctx, "config", config))
     resolved = resolve_token(os.environ)
+    app_secret = resolve_app_secret(os.environ)
     expiring = versions.expiry_warning(target.api_version, datetime.now(UTC).date())
     try:
         if resolved is None:
@@ -330,7 +460,7 @@ def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
                 "no access token found",
                 hint=f"run `fbocli auth` to set one up, or set ${ENV_VAR}",
             )
-        report = _verify(target, resolved.secret)
+        report = _verify(target, resolved.secret, app_secret.secret if app_secret else None)
     except AuthError as error:
         if as_json:
             click.echo(json.dumps(_status_doc(resolved, None, error.message)))
@@ -339,15 +469,31 @@ def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
         raise
     problem = None if report.has_ads_management else "the token lacks ads_management"
     denied = report.denied_datasets
+    token_expiring = report.info.expiry_warning(time.time()) if report.info else None
     if as_json:
         doc = _status_doc(resolved, report, problem)
         doc["ok"] = problem is None and not denied
+        doc["app_secret"] = (
+            {"source": app_secret.source, "location": app_secret.location}
+            if app_secret is not None
+            else None
+        )
         doc["api_version"] = {"version": target.api_version, "expiry_warning": expiring}
+        doc["warnings"] = [w for w in (token_expiring, expiring) if w is not None]
         click.echo(json.dumps(doc))
     else:
         _echo_source(resolved)
         _echo_report(report, target)
+        if app_secret is not None:
+            click.echo(
+                f"App secret:  from {app_secret.source} ({app_secret.location}): every "
+                "call carries appsecret_proof"
+            )
+        else:
+            click.echo("App secret:  none (needed only when the app requires appsecret_proof)")
         click.echo(f"API version: {versions.describe(target.api_version)}")
+    if token_expiring is not None:
+        click.echo(f"fbocli: warning: {token_expiring}", err=True)
     if expiring is not None:
         click.echo(f"fbocli: warning: {expiring}", err=True)
     if problem is not None:
@@ -368,7 +514,7 @@ def _echo_source(resolved: ResolvedToken) -> None:
 
 @auth.command(epilog=_EPILOG_LOGOUT)
 def logout() -> None:
-    """Forget the stored token (keyring and credentials file)."""
+    """Forget the stored token and app secret (keyring and credentials file)."""
     removed = delete_token()
     if removed:
         for where in removed:
@@ -376,5 +522,6 @@ def logout() -> None:
             click.echo(f"Removed the stored token from {place}.")
     else:
         click.echo("No stored token found.")
-    if os.environ.get(ENV_VAR, "").strip():
-        click.echo(f"Note: ${ENV_VAR} is set and still applies.")
+    for variable in (ENV_VAR, APP_SECRET_ENV_VAR):
+        if os.environ.get(variable, "").strip():
+            click.echo(f"Note: ${variable} is set and still applies.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fbocli import __version__
 from fbocli.mapping.payload import STANDARD_EVENTS
 from fbocli.quality import Check, checks
 from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary, utc_text
+
+if TYPE_CHECKING:
+    from fbocli.scores import EventScores, Score
 
 Section = tuple[str, list[str], list[list[str]]]
 
@@ -223,6 +226,48 @@ def check_section(title: str, found: list[Check], what: str) -> Section:
         advice = check.advice if check.ok is False else ""
         rows.append([check.factor, check.value, check.target, verdict, advice])
     return (title, ["factor", what, "Meta's target", "verdict", "what to do"], rows)
+
+
+def _score(score: Score) -> str:
+    return "–" if score.score is None else f"{score.score:g} {score.band}"
+
+
+def scores_sections(dataset_id: str, events: tuple[EventScores, ...]) -> list[Section]:
+    """Meta's scores of one dataset's offline events, and its recommendations."""
+    rows = []
+    advice = []
+    for event in events:
+        coverage = ", ".join(
+            f"{name} {100 * value:.0f}%"
+            for name, value in (("email", event.email), ("phone", event.phone))
+            if value is not None
+        )
+        ready = event.omnichannel_ready
+        rows.append(
+            [
+                event.event_name,
+                _score(event.composite),
+                _score(event.match_key) + (f" ({coverage})" if coverage else ""),
+                _score(event.frequency),
+                _score(event.freshness),
+                "–" if ready is None else "yes" if ready else "no",
+            ]
+        )
+        for factor, score in (
+            ("composite", event.composite),
+            ("match key", event.match_key),
+            ("frequency", event.frequency),
+            ("freshness", event.freshness),
+        ):
+            if score.recommendation:
+                advice.append([event.event_name, factor, score.recommendation])
+    headers = ["event", "composite", "match key", "frequency", "freshness", "omnichannel"]
+    sections: list[Section] = [
+        (f"Meta's scores of dataset {dataset_id} (0-10; omnichannel needs 8.5)", headers, rows)
+    ]
+    if advice:
+        sections.append(("Meta's recommendations", ["event", "score", "recommendation"], advice))
+    return sections
 
 
 def failure_text(row: dict[str, Any]) -> str:
