@@ -27,7 +27,16 @@ from typing import Any, Self
 import platformdirs
 
 from fbocli.errors import LocalWriteError, LockError, StateError
-from fbocli.quality import DAY, FREQUENCY_DAYS, HOUR, PURCHASE, STALE_AFTER, WINDOW_DAYS, Tally
+from fbocli.quality import (
+    DAY,
+    FREQUENCY_DAYS,
+    HOUR,
+    PURCHASE,
+    STALE_AFTER,
+    WINDOW_DAYS,
+    Tally,
+    lag_bucket,
+)
 
 JOURNAL_FILE = "journal.sqlite3"
 LOCK_FILE = "upload.lock"
@@ -297,7 +306,7 @@ class Journal:
                 continue
             tally.add(facts, n, n if purchase else 0)
             if hours is not None:
-                tally.lag_hours[hours] += n
+                tally.lag_hours[lag_bucket(hours)] += n
                 tally.stale += stale
         tally.upload_days = tuple(sorted(_utc_date(day * DAY) for (day,) in days))
         return tally

@@ -80,9 +80,26 @@ def event_facts(keys: tuple[str, ...], value: float | None, order_id: object) ->
     return facts
 
 
+_HAS_KEYS: dict[int, tuple[str, ...]] = {}
+
+
 def has_keys(facts: int) -> tuple[str, ...]:
     """The match keys whose bits are set."""
-    return tuple(key for key, bit in KEY_BITS.items() if facts & bit)
+    found = _HAS_KEYS.get(facts)
+    if found is None:
+        found = _HAS_KEYS[facts] = tuple(key for key, bit in KEY_BITS.items() if facts & bit)
+    return found
+
+
+STALE_HOURS = STALE_AFTER // HOUR
+
+
+def lag_bucket(hours: int) -> int:
+    """Lags are counted per whole hour up to 3 days, then per whole day (its first hour):
+    a few hundred buckets at most, exact where freshness is judged."""
+    if hours < STALE_HOURS:
+        return max(0, hours)
+    return hours - (hours - STALE_HOURS) % 24
 
 
 # --- the counts behind the figures ------------------------------------------------------
@@ -100,7 +117,7 @@ class Tally:
     purchases_ordered: int = 0  # with an order_id
     order_repeats: int = 0  # ... that continue the order of the record before
     stale: int = 0  # lag above STALE_AFTER
-    lag_hours: Counter[int] = field(default_factory=Counter)  # events per whole hour of lag
+    lag_hours: Counter[int] = field(default_factory=Counter)  # events per lag_bucket
     upload_days: tuple[date, ...] | None = None  # days with uploads (journal only)
     without_facts: int = 0  # events journaled by an fbocli that kept no facts
 
@@ -123,7 +140,7 @@ class Tally:
     def add_lag(self, lag_seconds: int, events: int) -> None:
         """Count the lag of ``events`` events (event time to upload, or to now)."""
         lag = max(0, lag_seconds)
-        self.lag_hours[lag // HOUR] += events
+        self.lag_hours[lag_bucket(lag // HOUR)] += events
         if lag > STALE_AFTER:
             self.stale += events
 
@@ -133,7 +150,8 @@ class Tally:
         return self.purchases_ordered - self.order_repeats
 
     def median_lag_hours(self) -> int | None:
-        """The middle event's lag, in whole hours (None without events)."""
+        """The middle event's lag, in whole hours up to 3 days, in whole days beyond
+        (None without events)."""
         total = sum(self.lag_hours.values())
         if not total:
             return None

@@ -32,6 +32,7 @@ from fbocli.quality import (
     VALUED,
     Tally,
     key_facts,
+    lag_bucket,
 )
 from fbocli.quality import to_dict as quality_dict
 from fbocli.settings import Route
@@ -78,7 +79,7 @@ class Counts:
     # first ``source:line`` of each
     unrecognised: dict[Note, int] = field(default_factory=dict)
     unrecognised_examples: dict[Note, list[str]] = field(default_factory=dict)
-    lags: dict[int, int] = field(default_factory=dict)  # whole hours before now -> events
+    lags: dict[int, int] = field(default_factory=dict)  # quality.lag_bucket -> events
     stale: int = 0  # events older than quality.STALE_AFTER
     # The first accepted record: (its order or None, its routes, its events); the order of
     # the last one.
@@ -110,7 +111,7 @@ class Counts:
             self.accepted[key] = self.accepted.get(key, 0) + 1
             events = len(outcome.routes)
             lag = self.now - outcome.event_time
-            hours = lag // HOUR if lag > 0 else 0
+            hours = lag_bucket(lag // HOUR)
             self.lags[hours] = self.lags.get(hours, 0) + events
             if lag > STALE_AFTER:
                 self.stale += events
@@ -216,16 +217,21 @@ class RunSummary:
         per_keys: dict[tuple[str, ...], int] = {}
         per_age: dict[int, int] = {}
         per_routes: dict[tuple[Route, ...], int] = {}
-        tally = self.tally
+        per_facts: dict[tuple[int, tuple[Route, ...]], int] = {}
         for (keys, age, routes, flags), records in counts.accepted.items():
             events = records * len(routes)
             per_keys[keys] = per_keys.get(keys, 0) + events
             per_age[age] = per_age.get(age, 0) + events
             per_routes[routes] = per_routes.get(routes, 0) + records
-            purchases = records * sum(name == PURCHASE for _, name in routes)
-            tally.add(key_facts(keys) | flags, events, purchases)
+            kind = (key_facts(keys) | flags, routes)
+            per_facts[kind] = per_facts.get(kind, 0) + records
+        tally = self.tally
+        for (facts, routes), records in per_facts.items():
+            purchases = sum(name == PURCHASE for _, name in routes)
+            tally.add(facts, records * len(routes), records * purchases)
+        lag_hours = tally.lag_hours
         for hours, events in counts.lags.items():
-            tally.lag_hours[hours] += events
+            lag_hours[hours] += events
         tally.stale += counts.stale
         continued = False
         if counts.head is not None:
