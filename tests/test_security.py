@@ -171,6 +171,8 @@ def test_every_command_keeps_the_token_secret(fake: RecordingGraph, world: dict[
     step("validate", ["validate", *run_args], 1)
     step("dry-run", ["upload", "--dry-run", "--output", str(world["output"]), *run_args], 0)
     step("upload-bad-event", ["upload", *run_args], 1)
+    step("quality", ["quality", "-c", str(world["config"]), "--now", NOW], 0)
+    step("quality-json", ["quality", "--json", "-c", str(world["config"]), "--now", NOW], 0)
     fake.inject(Fault.error(401, code=190, message="Error validating access token"))
     step("upload-190", ["upload", "--force", *run_args], 3)
     step(
