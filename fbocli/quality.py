@@ -228,7 +228,7 @@ def checks(tally: Tally, *, lag_to: str) -> list[Check]:
     counted = sum(tally.lag_hours.values())
     found.append(
         Check(
-            f"events older than 3 days at {lag_to}",
+            "events older than 3 days " + ("now" if lag_to == "now" else f"at {lag_to}"),
             f"{tally.stale} of {counted} ({pct(tally.stale, counted)})",
             "none (stale: older than 3 days)",
             None if not counted else tally.stale == 0,

@@ -236,7 +236,7 @@ def test_validate_reports_what_meta_will_score_for_the_file(tmp_path: Path) -> N
     verdicts = {check["factor"]: check["ok"] for check in data["checks"]}
     assert verdicts == {
         "median event-to-now lag": True,
-        "events older than 3 days at now": False,
+        "events older than 3 days now": False,
         "Purchases with a value above 0": False,
         "match keys: email, phone": False,
         "events per order": False,
