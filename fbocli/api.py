@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -214,6 +215,7 @@ def upload(
         stack.callback(writer.close)
         journal = stack.enter_context(Journal(state / JOURNAL_FILE))
         sink: Sink
+        ready: Callable[[], None] | None = None  # once every input is open
         if secret is None:
             sink = DryRunSink(summary, config, output)
         else:
@@ -224,11 +226,11 @@ def upload(
             client = stack.enter_context(
                 _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry)
             )
-            _check_expiry(client, clock(), notes)
+            ready = functools.partial(_check_expiry, client, clock, notes)
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
-            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning)
+            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, ready)
             return _finish(summary, config, notes)
         finally:
             if secret is not None and summary.exit_code is not None:
@@ -383,6 +385,7 @@ def _run(
     progress: Progress | None,
     stdin: BinaryIO | None,
     tuning: Tuning,
+    ready: Callable[[], None] | None = None,
 ) -> None:
     try:
         run(
@@ -396,6 +399,7 @@ def _run(
             progress=progress.update if progress is not None else None,
             stdin=stdin,
             tuning=tuning,
+            ready=ready,
         )
     except FbocliError as error:
         summary.finish(error.exit_status)
@@ -458,11 +462,11 @@ def _app_secret(app_secret: str | Secret | None, token: str | Secret | None) -> 
     return None
 
 
-def _check_expiry(client: GraphClient, now: float, notes: _Notes) -> None:
+def _check_expiry(client: GraphClient, clock: Callable[[], float], notes: _Notes) -> None:
     """Warn at the start of an upload when the token expires within a week."""
     from fbocli.auth import expiry_warning
 
-    warning = expiry_warning(client, now)
+    warning = expiry_warning(client, clock())
     if warning is not None:
         notes.warn(warning)
 

@@ -55,8 +55,13 @@ def run(
     progress: Progress | None = None,
     stdin: BinaryIO | None = None,
     tuning: Tuning = DEFAULT_TUNING,
+    ready: Callable[[], None] | None = None,
 ) -> RunSummary:
-    """Stream every input through mapping into the sink; every record is counted once."""
+    """Stream every input through mapping into the sink; every record is counted once.
+
+    ``ready`` is called once every input is open, before anything is mapped or sent (an
+    upload asks Meta about its token then: local trouble shows before any request).
+    """
     if list(inputs).count("-") > 1:
         raise UsageError("standard input ('-') can be given only once")
     ctx = MapContext(settings, summary.now)
@@ -66,6 +71,8 @@ def run(
         readers: list[InputReader] = [
             stack.enter_context(open_input(path, fmt, settings.csv, stdin=stdin)) for path in inputs
         ]
+        if ready is not None:
+            ready()
         pool = _pool(readers, ctx, tuning)
         if pool is not None:
             stack.callback(pool.terminate)  # also on Ctrl-C: never leave workers behind
