@@ -106,10 +106,12 @@ def test_rows_persist_across_reopen_and_schema_holds_no_personal_data(tmp_path: 
             "batch_id",
             "sent_at",
             "test_event_code",
+            "event_time",
+            "facts",
         ]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        assert version == ("2",)
+        assert version == ("3",)
     finally:
         conn.close()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -34,6 +34,7 @@ from tests.helpers import (
     TOKEN,
     check_summary,
     cli_env,
+    event_requests,
     fbocli_argv,
     invoke,
     journal_keys,
@@ -242,7 +243,7 @@ def test_test_events_are_said_journaled_and_reported_later(tmp_path: Path, fake:
     )
     assert first.code == 0, first.stderr
     assert "test event code TEST123: Meta processes test events like real ones" in first.stderr
-    assert {r["params"].get("test_event_code") for r in fake.requests} == {"TEST123"}
+    assert {r["params"].get("test_event_code") for r in event_requests(fake)} == {"TEST123"}
 
     again = run_cli(upload_args(tmp_path / "in.jsonl", config, "--json"), env)
     assert again.code == 0

@@ -8,7 +8,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from tests.fakegraph import FakeGraph, Fault
 from tests.helpers import (
     DS1,
     DS2,
+    NOW_TS,
     TOKEN,
     cli_env,
     event_requests,
@@ -307,8 +307,9 @@ def test_deprecated_api_version_exits_2(tmp_path: Path) -> None:
 def test_journal_prunes_old_rows_and_holds_no_personal_data(world: Env) -> None:
     world.state.mkdir(parents=True)
     with Journal(world.state / JOURNAL) as journal:
-        journal.record(DS_A, [("Purchase", "ancient")], "old-run", sent_at=time.time() - 70 * 86400)
-        journal.record(DS_A, [("Purchase", "recent")], "old-run", sent_at=time.time() - 86400)
+        # (the run's clock is --now, NOW: earlier than the real one, it decides what is old)
+        journal.record(DS_A, [("Purchase", "ancient")], "old-run", sent_at=NOW_TS - 70 * 86400)
+        journal.record(DS_A, [("Purchase", "recent")], "old-run", sent_at=NOW_TS - 86400)
     inputs = world.events(5, 3)
     assert world.upload(str(inputs)).exit_code == 0
     keys = journal_keys(world.state)

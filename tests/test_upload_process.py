@@ -187,7 +187,7 @@ def test_100k_events_through_faults_match_the_dry_run_exactly(
     del expected[(DS1, bad)]
     assert delivered.keys() == expected.keys()
     assert delivered == expected  # full event JSON, field by field
-    for request in fake.requests:
+    for request in event_requests(fake):
         if request["status"] == 200:
             assert request["params"] == extra  # upload_tag etc. as in the dry run
     assert len(journal_keys(tmp_path / "state")) == 99_999
