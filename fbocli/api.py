@@ -19,9 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from fbocli.config import load_config
+from fbocli.config import load_config, run_options
 from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
+from fbocli.inputs.paths import expand_inputs
 from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
 from fbocli.mapping import message as mapping
 from fbocli.mapping.message import Event, MapContext
@@ -141,21 +142,30 @@ def validate(
     progress: Progress | None = None,
     warn: Warn | None = None,
     tuning: Tuning = DEFAULT_TUNING,
+    preset: str | None = None,
+    columns: Sequence[str] = (),
+    customers: str | Path | None = None,
+    dataset: Sequence[str] = (),
 ) -> RunSummary:
     """The whole pipeline without network: what an upload would send, and every reject.
 
-    Rejected records go to ``rejects`` (default: a new file under ``state_dir``'s
-    ``rejects/``, the user state directory by default), which exists only if something
-    was rejected (``summary.rejects_file``). ``summary.exit_code`` is 1 when records
-    were rejected or none could become an event.
+    ``paths``: files, folders (their inputs, in name order) and globs (expanded like a
+    shell); a file named twice is read once. Rejected records go to ``rejects`` (default:
+    a new file under ``state_dir``'s ``rejects/``, the user state directory by default),
+    which exists only if something was rejected (``summary.rejects_file``).
+    ``summary.exit_code`` is 1 when records were rejected or none could become an event.
+    ``preset``, ``columns`` (``FIELD=HEADER`` strings), ``customers`` and ``dataset``
+    override ``[csv] preset``, ``[csv.columns]``, ``[csv] customers`` and
+    ``[destination] dataset`` for this run (docs/inputs.md).
     """
-    summary = _summary(config, paths, now, dry_run=True, validate=True, strict=strict)
-    notes = _Notes(summary, warn)
-    _start(config, notes)
+    config = run_options(
+        config, preset=preset, columns=columns, customers=customers, dataset=dataset
+    )
+    summary, notes = _begin(config, paths, now, warn, dry_run=True, validate=True, strict=strict)
     state = resolve_state_dir(state_dir)
     prune_rejects(state, config.state.keep_rejects_days)
     writer = _rejects_writer(rejects, state, summary.run_id)
-    _run(config, summary, CountingSink(summary), writer, fmt, None, progress, stdin, tuning)
+    _run(config, summary, CountingSink(summary), writer, fmt, None, progress, stdin, tuning, notes)
     return _finish(summary, config, notes)
 
 
@@ -180,6 +190,10 @@ def upload(
     progress: Progress | None = None,
     warn: Warn | None = None,
     tuning: Tuning = DEFAULT_TUNING,
+    preset: str | None = None,
+    columns: Sequence[str] = (),
+    customers: str | Path | None = None,
+    dataset: Sequence[str] = (),
 ) -> RunSummary:
     """Read, map and send every event (or, ``dry_run``, everything but sending).
 
@@ -192,13 +206,18 @@ def upload(
     the run cannot start or stops part-way (then with ``error.summary``); a run that
     finishes returns its summary, failed deliveries included (``summary.exit_code``).
     An upload that sends (not a dry run) is kept in the state directory's list of runs.
+    ``paths``, ``preset``, ``columns``, ``customers`` and ``dataset`` as for
+    :func:`validate`.
     """
     config = with_overrides(config, workers, batch_size, test_event_code)
-    summary = _summary(config, paths, now, dry_run=dry_run, validate=False, strict=strict)
-    notes = _Notes(summary, warn)
+    config = run_options(
+        config, preset=preset, columns=columns, customers=customers, dataset=dataset
+    )
     secret = None if dry_run else _token(token)
     proof_key = None if dry_run else _app_secret(app_secret, token)
-    _start(config, notes)
+    summary, notes = _begin(
+        config, paths, now, warn, dry_run=dry_run, validate=False, strict=strict
+    )
     if (
         secret is not None
         and now is not None
@@ -230,7 +249,7 @@ def upload(
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
-            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, ready)
+            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, notes, ready)
             return _finish(summary, config, notes)
         finally:
             if secret is not None and summary.exit_code is not None:
@@ -324,26 +343,35 @@ def with_overrides(
     return dataclasses.replace(config, upload=upload_settings, destination=destination)
 
 
-def _summary(
+def _begin(
     config: Settings,
     paths: Sequence[str | Path],
     now: Now,
+    warn: Warn | None,
     *,
     dry_run: bool,
     validate: bool,
     strict: bool,
-) -> RunSummary:
+) -> tuple[RunSummary, _Notes]:
+    """A run's summary (its inputs expanded: folders, globs, each file once) and notes,
+    with what to say before anything is read."""
     destination = config.destination
-    return RunSummary(
+    found = expand_inputs([str(path) for path in paths])
+    summary = RunSummary(
         dry_run=dry_run,
         validate=validate,
         strict=strict,
         offline=destination.api == "offline",
         now=unix_time(now),
-        inputs=[str(path) for path in paths],
+        inputs=found.paths,
         api_version=destination.api_version,
         test_event_code=destination.test_event_code or None,
     )
+    notes = _Notes(summary, warn)
+    for note in found.notes:
+        notes.warn(note)
+    _start(config, notes)
+    return summary, notes
 
 
 class _Notes:
@@ -385,6 +413,7 @@ def _run(
     progress: Progress | None,
     stdin: BinaryIO | None,
     tuning: Tuning,
+    notes: _Notes,
     ready: Callable[[], None] | None = None,
 ) -> None:
     try:
@@ -400,6 +429,7 @@ def _run(
             stdin=stdin,
             tuning=tuning,
             ready=ready,
+            warn=notes.warn,
         )
     except FbocliError as error:
         summary.finish(error.exit_status)

@@ -32,19 +32,25 @@ class Mapped(NamedTuple):
     counts: Counts
     rejects: list[Reject]
     events: list[Event]
+    sizes: list[int]  # the events of each accepted record, in order (they follow each other)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # From a worker, events cross the pipe as columns: pickling a thousand event
         # tuples one by one costs a worker several percent of its time; seven columns
         # cost a fraction of that, and the main process rebuilds the events in C.
         columns = list(zip(*self.events, strict=True))
-        return (_unpickle, (self.source, self.counts, self.rejects, columns))
+        return (_unpickle, (self.source, self.counts, self.rejects, columns, self.sizes))
 
 
 def _unpickle(
-    source: str, counts: Counts, rejects: list[Reject], columns: list[tuple[Any, ...]]
+    source: str,
+    counts: Counts,
+    rejects: list[Reject],
+    columns: list[tuple[Any, ...]],
+    sizes: list[int],
 ) -> Mapped:
-    return Mapped(source, counts, rejects, list(map(Event, zip(*columns, strict=True))))
+    events = list(map(Event, zip(*columns, strict=True)))
+    return Mapped(source, counts, rejects, events, sizes)
 
 
 def map_chunk(ctx: MapContext, chunk: Chunk) -> Mapped:
@@ -52,11 +58,22 @@ def map_chunk(ctx: MapContext, chunk: Chunk) -> Mapped:
     counts = Counts(ctx.now)
     rejects: list[Reject] = []
     events: list[Event] = []
+    sizes: list[int] = []
     for record in chunk.records():
         if record.error is not None:  # what the reader could not parse
             outcome = Outcome("rejected", record.error, record.detail)
+        elif record.skip is not None:  # what the reader skipped (a CSV filter, a refund)
+            outcome = Outcome("skipped", record.skip, record.detail)
         else:
-            outcome = map_message(record.message, ctx, record.source, record.line, record.dayfirst)
+            outcome = map_message(
+                record.message,
+                ctx,
+                record.source,
+                record.line,
+                record.dayfirst,
+                record.words,
+                record.native,
+            )
         counts.add(outcome, record.source, record.line)
         if outcome.status == "rejected":
             rejects.append(
@@ -68,16 +85,19 @@ def map_chunk(ctx: MapContext, chunk: Chunk) -> Mapped:
                     record.for_rejects,
                 )
             )
-        events.extend(outcome.events)
-    return Mapped(chunk.source, counts, rejects, events)
+        elif outcome.events:
+            events.extend(outcome.events)
+            sizes.append(len(outcome.events))
+    return Mapped(chunk.source, counts, rejects, events, sizes)
 
 
 def absorb(summary: RunSummary, mapped: Mapped) -> list[Event]:
     """Merge a chunk's counts into the summary (in input order); returns its events.
 
     A chunk's first accepted record may continue the order of the previous chunk's last
-    one: its events are then marked as ``Counts.add`` marks every other continuation, so
-    the events never depend on where the input was cut into chunks.
+    one: its events are then marked (in ``mapped.events`` itself) as ``Counts.add`` marks
+    every other continuation, so the events never depend on where the input was cut into
+    chunks.
     """
     events = mapped.events
     if summary.merge(mapped.counts) and mapped.counts.head is not None:

@@ -9,20 +9,24 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from datetime import tzinfo
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, tzinfo
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
 
-from fbocli.errors import ConfigError
+from fbocli.errors import ConfigError, UsageError
 from fbocli.mapping.normalize import norm_currency
 from fbocli.mapping.places import norm_country
 from fbocli.settings import (
+    ACTION_SOURCES,
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_URL,
+    PHYSICAL_STORE,
+    PRESETS,
     CsvSettings,
     Destination,
     MappingSettings,
@@ -35,6 +39,34 @@ from fbocli.versions import NEWEST
 INIT_HINT = "run `fbocli init` to write a commented starter config, or pass --config PATH"
 _VERSION = re.compile(r"^v\d+\.\d+$")
 _DATASET = re.compile(r"^\d{1,32}$")
+_PATH = re.compile(r"^[A-Za-z_][\w .-]*$")
+_ADDRESS = "context.traits.address."
+# [csv.columns] / --column: the short names of the usual fields (inputs.md section 3).
+COLUMN_ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "email": "context.traits.email",
+        "phone": "context.traits.phone",
+        "first_name": "context.traits.firstName",
+        "last_name": "context.traits.lastName",
+        "name": "context.traits.name",
+        "city": _ADDRESS + "city",
+        "state": _ADDRESS + "state",
+        "zip": _ADDRESS + "postalCode",
+        "country": _ADDRESS + "country",
+        "gender": "context.traits.gender",
+        "birthday": "context.traits.birthday",
+        "external_id": "userId",
+        "lead_id": "context.Facebook Offline Conversions.leadId",
+        "order_id": "properties.order_id",
+        "value": "properties.value",
+        "currency": "properties.currency",
+        "event": "event",
+        "timestamp": "timestamp",
+        "product_id": "properties.product_id",
+        "quantity": "properties.quantity",
+        "price": "properties.price",
+    }
+)
 
 
 def user_config_path() -> Path:
@@ -241,7 +273,17 @@ def parse_settings(
 
     d = c.table(data, "destination")
     c.unknown(
-        d, "destination", {"api", "api_version", "graph_url", "upload_tag", "test_event_code"}
+        d,
+        "destination",
+        {
+            "api",
+            "api_version",
+            "graph_url",
+            "upload_tag",
+            "test_event_code",
+            "action_source",
+            "dataset",
+        },
     )
     api = c.get(
         d,
@@ -281,6 +323,10 @@ def parse_settings(
             lambda v: None if v.strip() else "must not be empty",
         ),
         test_event_code=c.get(d, "destination", "test_event_code", str, "").strip(),
+        action_source=c.get(
+            d, "destination", "action_source", str, PHYSICAL_STORE, check_action_source
+        ),
+        dataset=_datasets(c, d.get("dataset", []), "destination.dataset"),
     )
 
     events = _event_map(c, data, "events")
@@ -354,20 +400,33 @@ def parse_settings(
     )
 
     s = c.table(data, "csv")
-    c.unknown(s, "csv", {"event", "delimiter", "dayfirst", "columns"})
+    c.unknown(s, "csv", set(_CSV_KEYS))
     columns_table = c.table(s, "columns") if "columns" in s else {}
     columns: list[tuple[str, tuple[str, ...]]] = []
     for target, headers in columns_table.items():
-        names = headers if isinstance(headers, list) else [headers]
-        if not names or not all(isinstance(h, str) and h.strip() for h in names):
-            c.problems.append(f'csv.columns."{target}" must be a header name or a list of them')
-        elif not re.match(r"^[A-Za-z_][\w .-]*$", target) or ".." in target:
+        entry, problem = column_entry(target, headers)
+        if entry is None:
+            c.problems.append(f"csv.columns.{problem}")
+        else:
+            columns.append(entry)
+    filter_table = c.table(s, "filter") if "filter" in s else {}
+    filters: list[tuple[str, tuple[str, ...]]] = []
+    for header, wanted in filter_table.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        texts = [str(v) for v in values if isinstance(v, (str, int)) and not isinstance(v, bool)]
+        if not header.strip():
+            c.problems.append("[csv.filter] has an empty header name")
+        elif not values or len(texts) != len(values):
             c.problems.append(
-                f'csv.columns."{target}" is not a Segment message path '
-                '(like "context.traits.email")'
+                f'csv.filter."{header}" must be a value or a list of values (text or whole '
+                f"numbers), got {wanted!r}"
             )
         else:
-            columns.append((target, tuple(h.strip() for h in names)))
+            filters.append((header.strip(), tuple(v.strip() for v in texts)))
+    csv_zone = c.get(s, "csv", "timezone", str, "", lambda v: _check_timezone(v) if v else None)
+    customers = c.get(s, "csv", "customers", str, "").strip()
+    if customers and path is not None and not Path(customers).is_absolute():
+        customers = str(path.parent / customers)  # relative to the config file
     csv = CsvSettings(
         event=c.get(
             s,
@@ -391,6 +450,35 @@ def parse_settings(
         ).replace("\\t", "\t"),
         dayfirst=c.get(s, "csv", "dayfirst", bool, False),
         columns=tuple(columns),
+        preset=c.get(s, "csv", "preset", str, "auto", check_preset),
+        encoding=c.get(s, "csv", "encoding", str, "", _check_encoding).strip(),
+        decimal=c.get(
+            s,
+            "csv",
+            "decimal",
+            str,
+            ".",
+            lambda v: None if v in (".", ",") else f'must be "." or ",", got {v!r}',
+        ),
+        date_format=c.get(
+            s,
+            "csv",
+            "date_format",
+            str,
+            "",
+            lambda v: (
+                None
+                if not v or "%" in v
+                else f'must be a strptime format like "%d/%m/%Y %H:%M", got {v!r}'
+            ),
+        ),
+        timezone=csv_zone,
+        tz=(None if not csv_zone else UTC if csv_zone.upper() == "UTC" else _zone(csv_zone)),
+        filter=tuple(filters),
+        group_by=c.get(s, "csv", "group_by", str, "").strip(),
+        customers=customers,
+        customers_key=c.get(s, "csv", "customers_key", str, "").strip(),
+        customers_key_column=c.get(s, "csv", "customers_key_column", str, "").strip(),
     )
     t = c.table(data, "state")
     c.unknown(t, "state", {"keep_rejects_days"})
@@ -410,6 +498,131 @@ def parse_settings(
         state=state,
         path=path,
     )
+
+
+_CSV_KEYS = (
+    "event",
+    "delimiter",
+    "dayfirst",
+    "columns",
+    "preset",
+    "encoding",
+    "decimal",
+    "date_format",
+    "timezone",
+    "filter",
+    "group_by",
+    "customers",
+    "customers_key",
+    "customers_key_column",
+)
+
+
+def column_entry(field: str, headers: object) -> tuple[tuple[str, tuple[str, ...]] | None, str]:
+    """One ``[csv.columns]`` entry (or ``--column``): (Segment path, headers), or (None,
+    the problem, starting with the entry's quoted name). A short name (``zip``) means its
+    Segment path (``context.traits.address.postalCode``)."""
+    names = headers if isinstance(headers, list) else [headers]
+    texts = [h.strip() for h in names if isinstance(h, str) and h.strip()]
+    if not names or len(texts) != len(names):
+        return None, f'"{field}" must be a header name or a list of them'
+    path = COLUMN_ALIASES.get(field.strip(), field.strip())
+    if not _PATH.match(path) or ".." in path:
+        return None, (
+            f'"{field}" is not a field ({", ".join(COLUMN_ALIASES)}) or a Segment message path '
+            '(like "context.traits.email")'
+        )
+    return (path, tuple(texts)), ""
+
+
+def check_preset(name: str) -> str | None:
+    """Why ``name`` is not a preset setting, or None."""
+    if name in ("auto", "none", *PRESETS):
+        return None
+    return f'must be "auto", "none" or one of {", ".join(PRESETS)}; got {name!r}'
+
+
+def check_action_source(name: str) -> str | None:
+    """Why ``name`` is not an ``action_source`` Meta accepts, or None."""
+    if name in ACTION_SOURCES:
+        return None
+    return f"must be one of {', '.join(ACTION_SOURCES)}; got {name!r}"
+
+
+def _check_encoding(name: str) -> str | None:
+    import codecs
+
+    if not name.strip():
+        return None
+    try:
+        codecs.lookup(name.strip())
+    except LookupError:
+        return f'is not an encoding Python knows (like "utf-8", "cp1252", "latin-1"): {name!r}'
+    return None
+
+
+def _datasets(checker: _Checker, value: object, name: str) -> tuple[str, ...]:
+    """One dataset ID or a list of them (digit strings; positive TOML integers too)."""
+    items = value if isinstance(value, list) else [value]
+    ids: list[str] = []
+    for item in items:
+        if isinstance(item, int) and not isinstance(item, bool) and item > 0:
+            item = str(item)
+        if isinstance(item, str) and _DATASET.match(item.strip()):
+            ids.append(item.strip())
+        else:
+            checker.problems.append(
+                f"{name} must be a dataset ID (a string of digits) or a list of them, got {item!r}"
+            )
+    return tuple(dict.fromkeys(ids))
+
+
+def run_options(
+    settings: Settings,
+    *,
+    preset: str | None = None,
+    columns: Sequence[str] = (),
+    customers: str | Path | None = None,
+    dataset: Sequence[str] = (),
+) -> Settings:
+    """The settings with one run's CSV and destination options (``--preset``, ``--column
+    FIELD=HEADER``, ``--customers FILE``, ``--dataset ID``), checked like the config's
+    keys; every problem is reported at once (exit 2)."""
+    import dataclasses
+
+    problems: list[str] = []
+    if preset is not None and (problem := check_preset(preset)) is not None:
+        problems.append(f"--preset {problem}")
+    # --column FIELD=HEADER entries replace the config's entry for that field; given
+    # several times, one field's headers make a list, as in TOML.
+    given: dict[str, tuple[str, ...]] = {}
+    for option in columns:
+        field, sep, header = option.partition("=")
+        entry, problem = column_entry(field, header) if sep else (None, "")
+        if entry is None:
+            problems.append(
+                f"--column {option!r}: "
+                + (problem or 'expected FIELD=HEADER, like --column timestamp="Paid at"')
+            )
+        else:
+            path, headers = entry
+            given[path] = (*given.get(path, ()), *headers)
+    entries = {**dict(settings.csv.columns), **given}
+    ids = list(settings.destination.dataset)
+    if dataset:
+        checker = _Checker()
+        ids = list(_datasets(checker, list(dataset), "--dataset"))
+        problems += checker.problems
+    if problems:
+        raise UsageError("; ".join(problems))
+    csv = dataclasses.replace(
+        settings.csv,
+        preset=preset if preset is not None else settings.csv.preset,
+        columns=tuple(entries.items()),
+        customers=str(customers) if customers else settings.csv.customers,
+    )
+    destination = dataclasses.replace(settings.destination, dataset=tuple(ids))
+    return dataclasses.replace(settings, csv=csv, destination=destination)
 
 
 def _zone(name: str) -> tzinfo:

@@ -16,6 +16,7 @@ from typing import BinaryIO, Literal
 
 from fbocli.batching import Batcher, Keep
 from fbocli.chunks import Mapped, absorb, map_chunk
+from fbocli.duplicates import SeenEvents, drop_duplicates
 from fbocli.errors import Interrupted, UsageError
 from fbocli.inputs.reader import InputReader, open_input
 from fbocli.mapping.message import MapContext
@@ -27,6 +28,7 @@ from fbocli.stats import STOPPED, RunSummary
 
 Format = Literal["auto", "jsonl", "csv"]
 Progress = Callable[[RunSummary, int], None]  # (summary so far, bytes read so far)
+Warn = Callable[[str], None]
 
 POOL_MIN_BYTES = 4_000_000  # ~ 4,000 events: below this a pool's start-up does not pay
 
@@ -56,21 +58,51 @@ def run(
     stdin: BinaryIO | None = None,
     tuning: Tuning = DEFAULT_TUNING,
     ready: Callable[[], None] | None = None,
+    warn: Warn | None = None,
 ) -> RunSummary:
     """Stream every input through mapping into the sink; every record is counted once.
 
     ``ready`` is called once every input is open, before anything is mapped or sent (an
     upload asks Meta about its token then: local trouble shows before any request).
+    ``warn`` hears what the inputs have to say (the preset a CSV is read with, an
+    encoding it was read in), as soon as it is known.
     """
     if list(inputs).count("-") > 1:
         raise UsageError("standard input ('-') can be given only once")
     ctx = MapContext(settings, summary.now)
     batcher = Batcher(settings.upload.batch_size, sink.submit, keep)
+
+    def tell(reader: InputReader) -> None:
+        for note in reader.notes():
+            if warn is not None:
+                warn(note)
+
+    customers = None
+    if settings.csv.customers:
+        from fbocli.inputs.customers import load_customers
+
+        customers = load_customers(settings.csv.customers, settings.csv)
+        for note in customers.notes:
+            if warn is not None:
+                warn(note)
     with ExitStack() as stack:
-        # Open every input first: a missing file must stop the run before anything is sent.
-        readers: list[InputReader] = [
-            stack.enter_context(open_input(path, fmt, settings.csv, stdin=stdin)) for path in inputs
-        ]
+        # Open every input first (a CSV's header row is read then): a missing file or a
+        # setting that cannot apply must stop the run before anything is sent.
+        readers: list[InputReader] = []
+        for path in inputs:
+            reader = open_input(
+                path,
+                fmt,
+                settings.csv,
+                stdin=stdin,
+                datasets=settings.destination.dataset,
+                customers=customers,
+            )
+            readers.append(stack.enter_context(reader))
+            tell(reader)
+        # Every event of the run: a second one is a duplicate. A JSON lines event takes
+        # some 500 bytes or more: the table is made about as large as the run needs.
+        seen = SeenEvents(sum(reader.total_bytes or 0 for reader in readers) // 512)
         if ready is not None:
             ready()
         pool = _pool(readers, ctx, tuning)
@@ -87,12 +119,13 @@ def run(
                     pool.map(chunks) if pool is not None else (map_chunk(ctx, c) for c in chunks)
                 )
                 for mapped in results:
-                    events = absorb(summary, mapped)
+                    absorb(summary, mapped)  # (marks, in place, an order continued)
                     for reject in mapped.rejects:
                         rejects.write(*reject)
-                    batcher.extend(events)
+                    batcher.extend(drop_duplicates(seen, mapped, summary))
                     if progress is not None:
                         progress(summary, done + reader.bytes_read)
+                    tell(reader)
                 done += reader.bytes_read
                 if summary.read == read_before:
                     summary.empty_inputs.append(reader.source)

@@ -14,6 +14,47 @@ from fbocli.versions import NEWEST
 
 Api = Literal["conversions", "offline"]
 
+# Where an event happened (inputs.md section 4): Meta accepts physical_store events up to
+# 62 days old, every other source up to 7 days.
+ACTION_SOURCES = (
+    "physical_store",
+    "phone_call",
+    "system_generated",
+    "email",
+    "chat",
+    "website",
+    "app",
+    "other",
+)
+PHYSICAL_STORE = "physical_store"
+OTHER_SOURCE_MAX_DAYS = 7
+
+# The built-in CSV readings (inputs.md section 1); fbocli/inputs/presets.py defines them.
+PRESETS = ("shopify", "square", "stripe", "meta-gateway", "meta-offline")
+NATIVE_PRESETS = ("meta-gateway", "meta-offline")  # rows that already are Meta events
+
+# Meta's standard event names: a Meta-native row's event name is case-corrected to one.
+META_EVENTS = (
+    "AddPaymentInfo",
+    "AddToCart",
+    "AddToWishlist",
+    "CompleteRegistration",
+    "Contact",
+    "CustomizeProduct",
+    "Donate",
+    "FindLocation",
+    "InitiateCheckout",
+    "Lead",
+    "Other",
+    "Purchase",
+    "Schedule",
+    "Search",
+    "StartTrial",
+    "SubmitApplication",
+    "Subscribe",
+    "ViewContent",
+)
+
 META_GRAPH_HOST = "graph.facebook.com"
 DEFAULT_GRAPH_URL = f"https://{META_GRAPH_HOST}"
 DEFAULT_API_VERSION = NEWEST  # the newest Marketing API version fbocli knows
@@ -40,6 +81,8 @@ class Destination:
     graph_url: str = DEFAULT_GRAPH_URL
     upload_tag: str = "Segment"
     test_event_code: str = ""
+    action_source: str = PHYSICAL_STORE  # of every event but a Meta-native row naming its own
+    dataset: tuple[str, ...] = ()  # where Meta-native rows without a DATA_SET_ID go
 
     @property
     def max_batch_size(self) -> int:
@@ -77,8 +120,21 @@ class CsvSettings:
     event: str = "Order Completed"
     delimiter: str = ""  # "" = detect
     dayfirst: bool = False
-    # Segment message path -> CSV headers that feed it, in preference order.
+    # Segment message path -> CSV headers that feed it, in preference order (for
+    # ``timestamp``: the headers whose cells are joined with a space).
     columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    preset: str = "auto"  # "auto", "none" or one of PRESETS
+    encoding: str = ""  # "": UTF-8, else cp1252 with a warning; a codec name: that, strictly
+    decimal: str = "."  # "." or ","
+    date_format: str = ""  # a strptime format for the time column(s); "" = recognise
+    timezone: str = ""  # IANA zone of this file's zone-less times; "" = [mapping] timezone
+    tz: tzinfo | None = None  # resolved from ``timezone``; None: not set
+    # header -> the values (compared case-insensitively) an order must have to be read
+    filter: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    group_by: str = ""  # a header: consecutive rows with the same value are one order
+    customers: str = ""  # a customer file joined to the rows ("" = none)
+    customers_key: str = ""  # the sales file's header holding the customer key
+    customers_key_column: str = ""  # the customer file's key header ("" = recognise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,4 +174,5 @@ class Settings:
         for table in (self.events, self.lead_events, self.registration_events):
             for targets in table.values():
                 ids.update(dict.fromkeys(targets))
+        ids.update(dict.fromkeys(self.destination.dataset))
         return tuple(ids)

@@ -16,11 +16,10 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fbocli import __version__
 from fbocli.errors import ExitStatus
-from fbocli.inputs.csvfile import CsvReport
 from fbocli.mapping.matchkeys import Note
 from fbocli.mapping.message import Outcome
 from fbocli.quality import (
@@ -36,6 +35,9 @@ from fbocli.quality import (
 )
 from fbocli.quality import to_dict as quality_dict
 from fbocli.settings import Route
+
+if TYPE_CHECKING:  # (the CSV reading loads only when a CSV is read)
+    from fbocli.inputs.csvfile import CsvReport
 
 MATCH_KEYS = ("em", "ph", "fn", "ln", "ct", "st", "zp", "country", "external_id", "lead_id")
 AGE_BUCKETS = ((2, "0–2 days"), (7, "2–7 days"), (28, "7–28 days"), (62, "28–62 days"))
@@ -118,10 +120,13 @@ class Counts:
         elif outcome.status == "rejected":
             self.reject(outcome.reason, f"{source}:{line}: {outcome.detail}")
         else:
-            self.skips[outcome.reason] = self.skips.get(outcome.reason, 0) + 1
-            if outcome.reason == "unmapped_event":
+            reason = outcome.reason
+            self.skips[reason] = self.skips.get(reason, 0) + 1
+            if reason == "unmapped_event":
                 name = outcome.segment_event
                 self.unmapped[name] = self.unmapped.get(name, 0) + 1
+            else:  # (the unmapped event names are listed with their counts instead)
+                self._example(reason, f"{source}:{line}: {outcome.detail}")
 
     def note(self, notes: tuple[Note, ...], where: str) -> None:
         """What the match keys of one record (at ``where``, ``source:line``) could not use."""
@@ -134,6 +139,9 @@ class Counts:
     def reject(self, reason: str, example: str) -> None:
         """One rejected record; ``example`` is ``source:line: detail``."""
         self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        self._example(reason, example)
+
+    def _example(self, reason: str, example: str) -> None:
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:
             examples.append(example)
@@ -318,6 +326,19 @@ class RunSummary:
             if len(examples) < EXAMPLES_PER_REASON:
                 examples.append(f"{source}:{line}: {message}")
 
+    def duplicates(self, records: int, per_dataset: dict[str, int], examples: list[str]) -> None:
+        """Events built a second time in this run (mapping.md section 6): counted
+        ``already_sent``; ``records`` whose every event is one move from accepted to
+        skipped as ``duplicate``."""
+        for dataset_id, n in per_dataset.items():
+            self.result(dataset_id, "already_sent", n)
+        if records:
+            self.accepted -= records
+            self.skipped += records
+            self.skips["duplicate"] += records
+            found = self.examples["duplicate"]
+            found.extend(examples[: max(0, EXAMPLES_PER_REASON - len(found))])
+
     def count_unsent(self, reason: str) -> None:
         """A stopped run: events built but not settled count as failed, so ``built ==
         sent + already_sent + api_rejected + failed`` holds on every run."""
@@ -402,6 +423,7 @@ class RunSummary:
             "region_fallback": dict(sorted(self.region_fallback.items())),
             "warnings": list(self.warnings),
             "quality": quality_dict(self.tally, lag_to="now"),
+            "csv": [report.to_dict() for report in self.csv_reports],
             "rejects_file": str(self.rejects_file) if self.rejects_file else None,
         }
 

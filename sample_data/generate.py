@@ -1,8 +1,9 @@
 """Regenerate the bundled sample data and its expected outcomes.
 
-Writes ``segment-export.jsonl``, ``pos-transactions.csv`` and ``README.md`` next to
-this script. A fixed seed makes the output byte-for-byte reproducible, so the
-files can be checked in and re-derived. The expected counts in the README are
+Writes ``segment-export.jsonl``, ``pos-transactions.csv``, the preset samples of
+``exports.py`` (one export per preset) and ``README.md`` next to this script. A fixed
+seed makes the output byte-for-byte reproducible, so the files can be checked in and
+re-derived. The expected counts in the README are
 not taken from the generator's intentions: an independent classifier applies
 the mapping.md rules to the lines as written (and must agree with the intent),
 so the README describes the data actually on disk.
@@ -38,6 +39,8 @@ from typing import Any
 import phonenumbers
 import pycountry
 from dateutil import parser as dateparser
+
+import exports  # sample_data/exports.py: the preset samples  # isort: skip
 
 HERE = Path(__file__).resolve().parent
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
@@ -1137,7 +1140,7 @@ def tally(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 README_HEAD = """\
 # Sample data
 
-Two realistic, entirely fictitious input files and the config that maps them, so
+Realistic, entirely fictitious input files and the configs that map them, so
 you can try `fbocli` without a token and without touching Meta:
 
 | file | what |
@@ -1145,7 +1148,9 @@ you can try `fbocli` without a token and without touching Meta:
 | `segment-export.jsonl` | a Segment export: {jsonl_lines} lines, {jsonl_read} records |
 | `pos-transactions.csv` | a point-of-sale export: {csv_read} rows |
 | `fbocli.toml` | the config for both: every event map, LDU on, CSV columns |
-| `generate.py` | regenerates all of the above and this README (fixed seed: byte-identical output) |
+| `shopify-orders.csv`, `square-transactions.csv`, `square-item-detail.csv`, `square-customers.csv`, `stripe-payments.csv`, `meta-gateway.csv`, `meta-offline.csv` | [one export per preset](#the-exports-stores-have-one-per-preset), as a store downloads it |
+| `presets.toml` | the config for the exports (no column mapping: the presets read them) |
+| `generate.py`, `exports.py` | regenerate all of the above but the configs, and this README (fixed seed, hand-written exports: byte-identical output) |
 
 Everything is dated relative to **2026-11-20T00:00:00Z**, so always pass that as
 `--now` (otherwise the 62-day window rejects every record as `too_old`):
@@ -1187,7 +1192,7 @@ milliseconds, and `originalTimestamp` only; `integrations` with LDU options
 (`[["LDU"], 1, 1000]`, `[[], 0, 0]`, `[["LDU"]]`...), without them, or of the wrong
 type; messages without `type` or without `messageId`; Segment batch envelopes
 (`{{"batch": [...]}}`, each element a record); a blank line (ignored, not a record).
-"""
+"""  # noqa: E501 (a Markdown table row is one line)
 
 README_TAIL = """
 ## How these numbers are computed
@@ -1266,12 +1271,57 @@ def render() -> tuple[dict[str, str], dict[str, Any]]:
     assert [o.label for o in csv_outcomes] == [label for _, label in rows]
 
     expected = {JSONL_NAME: tally(outcomes), CSV_NAME: tally(csv_outcomes)}
-    files = {
-        JSONL_NAME: jsonl,
-        CSV_NAME: text,
-        "README.md": readme(len(lines), expected[JSONL_NAME], expected[CSV_NAME]),
-    }
+    files = {JSONL_NAME: jsonl, CSV_NAME: text}
+    samples = exports.samples()
+    for sample in samples:
+        files[sample.name] = sample.text
+        files.update(sample.files)
+        expected[sample.name] = sample.tally()
+    files["README.md"] = readme(len(lines), expected[JSONL_NAME], expected[CSV_NAME]) + (
+        exports_readme(samples)
+    )
     return files, expected
+
+
+EXPORTS_HEAD = """
+## The exports stores have: one per preset
+
+Each of these is a small export as a store would download it (the vendor's own header
+row, made-up rows), read with `presets.toml` and no column configuration: fbocli picks
+the preset from the header row and says so on stderr. For each file, the outcome of
+every order, and the events it must become (`generate.py --expected` lists them, with
+their order id, value net of refunds, currency, time, contents and match keys; the
+tests hold fbocli to them). How each preset reads its export: [docs/inputs.md](../docs/inputs.md).
+"""
+
+
+def exports_readme(samples: Sequence[exports.Sample]) -> str:
+    parts = [EXPORTS_HEAD]
+    for sample in samples:
+        summary = sample.tally()
+        command = " ".join(
+            [
+                f"fbocli validate sample_data/{sample.name} -c sample_data/presets.toml",
+                f"--now {NOW_ARG}",
+                *sample.extra_args,
+            ]
+        )
+        parts.append(f"\n### `{sample.name}`: {sample.title} (preset `{sample.preset}`)\n\n")
+        parts.append(f"{sample.about}.\n\n```sh\n{command}\n```\n\n")
+        parts.append(
+            f"{summary['rows']} rows, {summary['orders']} records (orders).\n\n"
+            + outcome_table(summary)
+        )
+        parts.append(
+            "\n| order | Meta event | value | currency | match keys |\n|---|---|---:|---|---|\n"
+        )
+        for event in summary["events"]:
+            value = "" if event["value"] is None else f"{event['value']:.2f}"
+            parts.append(
+                f"| `{event['order_id']}` | {event['event_name']} | {value} | "
+                f"{event['currency']} | {', '.join(event['keys'])} |\n"
+            )
+    return "".join(parts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

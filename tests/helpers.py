@@ -7,6 +7,7 @@ Fixtures live in conftest.py files and call these helpers.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -35,6 +36,7 @@ SAMPLE_CONFIG = SAMPLES / "fbocli.toml"
 SAMPLE_JSONL = SAMPLES / "segment-export.jsonl"
 SAMPLE_CSV = SAMPLES / "pos-transactions.csv"
 SAMPLE_DATASETS = ("1234567890123456", "6543210987654321")  # the samples' config routes to
+PRESETS_CONFIG = SAMPLES / "presets.toml"  # the config of the export samples (one per preset)
 
 NOW = "2026-11-20T00:00:00Z"  # the samples are dated relative to it
 NOW_TS = 1_795_132_800  # NOW as Unix seconds
@@ -73,6 +75,50 @@ def map_golden_case(
     settings = parse_settings(tomllib.loads(f'[destination]\napi = "{api}"\n' + data["config"]))
     ctx = MapContext(settings, unix_time(data["now"]))
     return map_message(case["input"], ctx, name, 1)
+
+
+@functools.cache
+def sample_expectations() -> dict[str, Any]:
+    """What ``sample_data/generate.py --expected`` says each sample must give: counts in
+    the shape of ``--json`` (and, for the export samples, their events)."""
+    out = subprocess.run(
+        [sys.executable, str(SAMPLES / "generate.py"), "--expected"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def request_events(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The (dataset, event) pairs of a dry run's ``--output`` file, in order."""
+    found = []
+    for line in path.read_text("utf-8").splitlines():
+        request = json.loads(line)
+        dataset = request["url"].split("/")[-2]
+        found.extend((dataset, event) for event in request["body"]["data"])
+    return found
+
+
+def event_facts(dataset: str, event: dict[str, Any]) -> dict[str, Any]:
+    """An event sent, in the terms of the samples' expectations (``exports.py``)."""
+    custom, user = event["custom_data"], event["user_data"]
+    contents = [[c["id"], c["quantity"], c.get("item_price")] for c in custom.get("contents", [])]
+    return {
+        "dataset": dataset,
+        "event_name": event["event_name"],
+        "event_id": event["event_id"],
+        "event_time": event["event_time"],
+        "action_source": event["action_source"],
+        "value": custom.get("value"),
+        "currency": custom["currency"],
+        "order_id": custom.get("order_id"),
+        "contents": contents,
+        "keys": sorted(user),
+        "em": user.get("em", []),
+        "ph": user.get("ph", []),
+    }
 
 
 # --------------------------------------------------------------------------- summaries

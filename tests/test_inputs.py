@@ -304,9 +304,11 @@ def test_explicit_path_blocks_auto_detection_and_duplicates_are_ignored(tmp_path
     assert report.ignored == ["timestamp", "Mobile", "email"]
 
 
-def test_meta_template_csv_is_read_without_config(shared_dir: Path) -> None:
+def test_meta_template_csv_is_read_as_meta_native_rows(shared_dir: Path) -> None:
+    """Meta's template is the meta-offline preset since issue 16: its rows already are
+    Meta events (their own names), routed to [destination] dataset."""
     path = shared_dir / "peers" / "meta-ocu" / "rich.csv"
-    with open_input(str(path), "auto", CSV) as reader:
+    with open_input(str(path), "auto", CSV, datasets=("123",)) as reader:
         records = list(reader.records())
         report = reader.csv_report
         assert reader.bytes_read == path.stat().st_size
@@ -316,6 +318,9 @@ def test_meta_template_csv_is_read_without_config(shared_dir: Path) -> None:
     assert isinstance(first, dict)
     assert first["timestamp"] == "2018-02-13T10:19:00.000Z"
     assert first["event"] == "CompleteRegistration"
+    assert records[0].native is not None
+    assert records[0].native.event_name == "CompleteRegistration"
+    assert records[0].native.datasets == ()  # none in the file: [destination] dataset
     assert first["context"]["traits"]["address"] == {
         "city": "San Francisco",
         "state": "California",
@@ -323,13 +328,18 @@ def test_meta_template_csv_is_read_without_config(shared_dir: Path) -> None:
         "country": "US",
     }
     assert "value" not in first.get("properties", {})  # empty cell: absent
-    assert report is not None and report.delimiter == ","
+    assert first["properties"]["kcal"] == "435"  # custom_data.kcal
+    assert first["integrations"]["Facebook Offline Conversions"] == {
+        "dataProcessingOptions": [["LDU"], 1, 1000]
+    }
+    assert report is not None and report.delimiter == "," and report.preset == "meta-offline"
     assert {header for _, header in report.columns} == {
         "email", "phone", "fn", "ln", "dob", "ct", "st", "zip", "country", "event_time",
-        "event_name", "value", "currency", "order_id", "Item ID",
+        "value", "currency", "order_id", "item_number", "custom_data.kcal",
+        "custom_data.rating", "custom_data.food", "custom_data.drink",
     }  # fmt: skip
-    assert "item_number" in report.ignored and "custom_data.kcal" in report.ignored
-    assert "data_processing_options" in report.ignored and "Item Price" in report.ignored
+    assert {header for header, _ in report.read} >= {"event_name", "data_processing_options"}
+    assert "Item ID" in report.ignored and "Item Price" in report.ignored
 
 
 def test_csv_bom_gzip_quoted_newlines_and_extra_cells(tmp_path: Path) -> None:
@@ -347,7 +357,8 @@ def test_csv_bom_gzip_quoted_newlines_and_extra_cells(tmp_path: Path) -> None:
 def test_csv_invalid_utf8_row_and_huge_cell(tmp_path: Path) -> None:
     huge = "9" * 300_000  # above the csv module's default field size limit
     data = b"email,revenue\nbad\xff@x.co,1\n" + f'ok@x.co,"{huge}"\n'.encode()
-    bad, ok = read_all(write(tmp_path, "h.csv", data))
+    strict = CsvSettings(encoding="utf-8")  # set explicitly: no cp1252 fallback
+    bad, ok = read_all(write(tmp_path, "h.csv", data), csv=strict)
     assert bad.error == "invalid_row" and bad.line == 2 and "'email'" in bad.detail
     assert bad.raw == "bad\ufffd@x.co,1"
     assert ok.error is None and ok.message["properties"]["revenue"] == huge  # type: ignore[index]
@@ -409,12 +420,17 @@ def test_missing_directory_and_bad_gzip_are_input_errors(tmp_path: Path) -> None
         assert info.value.exit_status == ExitStatus.USAGE
 
 
-def test_unknown_extension_asks_for_format(tmp_path: Path) -> None:
+def test_unknown_extension_is_sniffed_like_stdin(tmp_path: Path) -> None:
     path = write(tmp_path, "data.txt", '{"event": "A"}\n')
-    with pytest.raises(InputError) as info:
-        open_input(str(path), "auto", CSV)
-    assert str(path) in str(info.value) and "--format" in (info.value.hint or "")
-    assert messages(read_all(path, "jsonl")) == [{"event": "A"}]
+    assert messages(read_all(path)) == [{"event": "A"}]  # by its first character: JSON
+    table = write(tmp_path, "export.txt", "email\na@x.co\n")
+    assert messages(read_all(table))[0] == {
+        "type": "track",
+        "event": "Order Completed",
+        "context": {"traits": {"email": "a@x.co"}},
+    }
+    packed = write(tmp_path, "export.dat", gzip.compress(b'{"event": "B"}\n'))
+    assert messages(read_all(packed)) == [{"event": "B"}]  # gzip by its content too
     assert read_all(path, "csv") == []  # forced: the JSON line is a CSV header, no rows
 
 

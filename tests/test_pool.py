@@ -141,7 +141,9 @@ def test_pooled_dry_run_is_byte_identical(tmp_path: Path) -> None:
     assert serial["output"] and serial["rejects"]
     assert pooled == serial
     records = serial["summary"]["records"]
-    assert records["rejected"] > 0 and records["accepted"] > 600
+    # (the sample's second copy: every record a duplicate of the first's, skipped)
+    assert records["rejected"] > 0 and records["accepted"] > 300
+    assert serial["summary"]["skips"]["duplicate"] > 300
 
 
 @pytest.mark.slow
@@ -166,7 +168,9 @@ def test_pooled_upload_sends_the_same_events(tmp_path: Path) -> None:
         received.append((result["summary"], result["rejects"], events))
     assert received[0] == received[1]
     summary = received[0][0]
-    assert summary["events"]["sent"] == summary["events"]["built"] > 600
+    events = summary["events"]
+    assert events["sent"] > 300 and events["already_sent"] > 300  # (the duplicates)
+    assert events["sent"] + events["already_sent"] == events["built"]
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Stop, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, resolve_state_dir
 from fbocli.pipeline import Format
+from fbocli.settings import NATIVE_PRESETS, PRESETS
 from fbocli.stats import RunSummary
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -81,6 +82,10 @@ _EPILOG_VALIDATE = """\b
 Examples:
   fbocli validate orders.jsonl
   fbocli validate -c fbocli.toml export.csv --now 2026-11-20T00:00:00Z
+  fbocli validate orders_export.csv                 a Shopify export: found by its header
+  fbocli validate transactions.csv --customers customers.csv     (Square)
+  fbocli validate export.csv --column timestamp="Paid at" --column zip="Billing Zip"
+  fbocli validate exports/ 'more/*.jsonl.gz'        a folder, a quoted glob
   fbocli validate orders.jsonl --json | jq .records
 """
 _EPILOG_UPLOAD = """\b
@@ -100,6 +105,7 @@ _EPILOG_INIT = """\b
 Examples:
   fbocli init
   fbocli init /etc/fbocli.toml
+  fbocli init --preset shopify          a config for Shopify's orders export
 """
 
 
@@ -199,6 +205,34 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
             envvar="FBOCLI_STATE_DIR",
             help="Journal, lock and default rejects location ($FBOCLI_STATE_DIR).",
         ),
+        click.option(
+            "--preset",
+            metavar="NAME",
+            help="How to read a CSV export: auto (by its header; the default), none, or "
+            f"{', '.join(PRESETS)} (overrides [csv] preset).",
+        ),
+        click.option(
+            "--column",
+            "columns",
+            multiple=True,
+            metavar="FIELD=HEADER",
+            help='Read a CSV field from this header, e.g. --column timestamp="Paid at" '
+            "(a [csv.columns] entry; repeatable).",
+        ),
+        click.option(
+            "--customers",
+            metavar="FILE",
+            help="A customer export whose email, phone, names and address are joined to "
+            "the sales rows by customer ID (overrides [csv] customers).",
+        ),
+        click.option(
+            "--dataset",
+            "datasets",
+            multiple=True,
+            metavar="ID",
+            help="Dataset of Meta-native rows (Meta's upload files) that name none "
+            "(overrides [destination] dataset; repeatable).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -206,12 +240,15 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _total_bytes(inputs: tuple[str, ...]) -> int | None:
+    """The inputs' size for the progress bar (folders and globs expanded), if known."""
+    from fbocli.inputs.paths import expand_inputs
+
     total = 0
-    for path in inputs:
-        try:
+    try:
+        for path in expand_inputs(inputs).paths:
             total += os.stat(path).st_size
-        except OSError:
-            return None
+    except (OSError, FbocliError):
+        return None  # stdin, or a missing file: the run says why
     return total
 
 
@@ -239,11 +276,16 @@ def validate(
     quiet: bool,
     strict: bool,
     state_dir: str | None,
+    preset: str | None,
+    columns: tuple[str, ...],
+    customers: str | None,
+    datasets: tuple[str, ...],
 ) -> None:
     """Run the whole pipeline without network and report what would be sent.
 
-    Exit status 1 when any record was rejected (see the rejects file), or when records
-    were read but not one event could be built.
+    FILE is .jsonl/.json/.ndjson/.csv (optionally .gz), a folder of them, a quoted glob,
+    or - for standard input. Exit status 1 when any record was rejected (see the rejects
+    file), or when records were read but not one event could be built.
     """
     env = os.environ
     settings = load_settings(config, env)
@@ -260,6 +302,10 @@ def validate(
             progress=display,
             warn=warn,
             tuning=tuning(env),
+            preset=preset,
+            columns=columns,
+            customers=customers,
+            dataset=datasets,
         )
     _report(summary, sys.stdout, json_output=json_output, output=None)
     _exit(summary)
@@ -294,6 +340,10 @@ def upload(
     quiet: bool,
     strict: bool,
     state_dir: str | None,
+    preset: str | None,
+    columns: tuple[str, ...],
+    customers: str | None,
+    datasets: tuple[str, ...],
     dry_run: bool,
     output: str | None,
     force: bool,
@@ -303,7 +353,8 @@ def upload(
 ) -> None:
     """Read, map, validate and upload offline conversions to Meta.
 
-    FILE is .jsonl/.json/.ndjson/.csv (optionally .gz) or - for standard input.
+    FILE is .jsonl/.json/.ndjson/.csv (optionally .gz), a folder of them, a quoted glob,
+    or - for standard input.
     """
     if output and not dry_run:
         raise UsageError("--output is only used with --dry-run")
@@ -345,6 +396,10 @@ def upload(
                 progress=display,
                 warn=warn,
                 tuning=tuning(env),
+                preset=preset,
+                columns=columns,
+                customers=customers,
+                dataset=datasets,
             )
         except FbocliError as error:
             # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and what
@@ -456,18 +511,35 @@ def runs(limit: int, json_output: bool, state_dir: str | None) -> None:
 @main.command(epilog=_EPILOG_INIT)
 @click.argument("path", default="fbocli.toml", metavar="[PATH]")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path: str, force: bool) -> None:
+@click.option(
+    "--preset",
+    type=click.Choice(PRESETS),
+    help="Write a config that reads this export (docs/inputs.md).",
+)
+def init(path: str, force: bool, preset: str | None) -> None:
     """Write a commented starter config (default ./fbocli.toml)."""
     target = Path(path)
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="pass --force to overwrite it")
+    from fbocli.inputs.presets import BY_NAME, preset_config
+
+    text = starter_config() if preset is None else preset_config(preset, starter_config())
     try:
-        target.write_text(starter_config(), encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+    if preset is None:
+        click.echo(
+            f"Wrote {target}. Put your dataset IDs in [events], then run:\n"
+            f"  fbocli validate -c {target} YOUR_EXPORT.jsonl"
+        )
+        return
+    where = "[destination] dataset" if preset in NATIVE_PRESETS else "[events]"
     click.echo(
-        f"Wrote {target}. Put your dataset IDs in [events], then run:\n"
-        f"  fbocli validate -c {target} YOUR_EXPORT.jsonl"
+        f"Wrote {target} for the {BY_NAME[preset].title} (preset {preset}).\n"
+        f"Export it from: {BY_NAME[preset].menu}\n"
+        f"Put your dataset ID in {where}, then run:\n"
+        f"  fbocli validate -c {target} YOUR_EXPORT.csv"
     )
 
 

@@ -10,6 +10,7 @@ from fbocli.quality import Check, checks
 from fbocli.stats import AGE_BUCKETS, MATCH_KEYS, RunSummary, utc_text
 
 if TYPE_CHECKING:
+    from fbocli.inputs.csvfile import CsvReport
     from fbocli.scores import EventScores, Score
 
 Section = tuple[str, list[str], list[list[str]]]
@@ -45,9 +46,12 @@ def record_sections(summary: RunSummary) -> list[Section]:
     if summary.skips:
         sections.append(
             (
-                "Skipped",
-                ["reason", "count"],
-                [[r, str(n)] for r, n in sorted(summary.skips.items())],
+                "Skipped (not sent, not errors)",
+                ["reason", "count", "first examples (file:line: detail)"],
+                [
+                    [r, str(n), "\n".join(summary.examples.get(r, []))]
+                    for r, n in sorted(summary.skips.items())
+                ],
             )
         )
     if summary.unmapped:
@@ -159,15 +163,45 @@ def validate_sections(summary: RunSummary) -> list[Section]:
             )
         )
     for report in summary.csv_reports:
+        sections += csv_sections(report)
+    return sections
+
+
+def csv_sections(report: CsvReport, *, columns: bool = True) -> list[Section]:
+    """How one CSV file was read: its preset and why, its columns (``columns``), its rows
+    and orders, what was not sent and why, the customer file."""
+    how = f"delimiter {report.delimiter!r}, {report.encoding}"
+    if report.preset:
+        how = f"{report.title}, preset {report.preset}: {report.why}; {how}"
+    sections: list[Section] = []
+    if columns:
         rows = [[header, path] for path, header in report.columns]
+        rows += [[header, f"(read by the preset: {why})"] for header, why in report.read]
+        rows += [[header, "(not in the file)"] for header in report.missing]
         rows += [[header, "(ignored: never sent)"] for header in report.ignored]
-        sections.append(
-            (
-                f"CSV columns of {report.source} (delimiter {report.delimiter!r})",
-                ["CSV header", "Segment field"],
-                rows,
-            )
+        title = f"CSV columns of {report.source} ({how})"
+        sections.append((title, ["CSV header", "Segment field"], rows))
+    facts = [["rows read", str(report.rows)]]
+    if report.group_by:
+        facts.append(
+            [f"orders (rows grouped by {' + '.join(report.group_by)})", str(report.orders)]
         )
+        facts.append(["rows joined to the order above them (line items)", str(report.grouped)])
+    for (reason, cause), n in report.skipped.most_common():
+        facts.append([f"{reason}: {cause}", str(n)])
+    if report.customers:
+        facts.append([f"customers found in {report.customers}", str(report.joined)])
+        facts.append([f"{report.customer_key} not in {report.customers}", str(report.not_joined)])
+    elif report.keyed:
+        facts.append(
+            [
+                f"with a {report.customer_key} but no customer file: --customers FILE would "
+                "add their email, phone and names",
+                str(report.keyed),
+            ]
+        )
+    title = f"CSV rows of {report.source}" + ("" if columns else f" ({how})")
+    sections.append((title, ["what", "count"], facts))
     return sections
 
 
@@ -204,6 +238,8 @@ def upload_sections(summary: RunSummary) -> list[Section]:
             rows,
         )
     )
+    for report in summary.csv_reports:
+        sections += csv_sections(report, columns=False)
     if summary.failures:
         sections.append(
             (

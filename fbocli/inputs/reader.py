@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 from fbocli.errors import InputError, UsageError
-from fbocli.inputs.csvfile import CsvReport, CsvTable, sniff_delimiter
 from fbocli.inputs.jsonl import (
     block_lines,
     document_records,
@@ -35,6 +34,9 @@ from fbocli.settings import CsvSettings
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+    from fbocli.inputs.csvfile import CsvReport, CsvTable
+    from fbocli.inputs.customers import Customers
 
 Format = Literal["jsonl", "csv"]
 
@@ -62,23 +64,31 @@ def open_input(
     fmt: Literal["auto", "jsonl", "csv"],
     csv_settings: CsvSettings,
     stdin: BinaryIO | None = None,
+    *,
+    datasets: tuple[str, ...] = (),
+    customers: Customers | None = None,
 ) -> InputReader:
-    """Open one input (``-`` is ``stdin``); raise :class:`InputError` when it cannot be read."""
+    """Open one input (``-`` is ``stdin``); raise :class:`InputError` when it cannot be read.
+
+    A CSV's header row is read here: how the file will be read (its preset, columns,
+    order key, filter, customer file) is settled, and any setting that cannot apply to it
+    stops the run (UsageError), before anything is sent. ``datasets``: the configured
+    ``[destination] dataset`` (Meta-native rows may need it); ``customers``: the customer
+    file to join.
+    """
     if path == "-":
         if stdin is None:
             raise UsageError("'-' reads standard input, but no stream was given for it")
         read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
-        return InputReader(path, fmt, csv_settings, read, None, None)
-    by_name = format_from_name(path)
+        return InputReader(
+            path, fmt, csv_settings, read, None, None, datasets=datasets, customers=customers
+        )
     file = _open_file(path)
     try:
-        if fmt == "auto" and by_name is None:
-            raise InputError(
-                f"{path}: cannot tell the input format from the file name",
-                hint="name it .jsonl/.json/.ndjson/.csv (optionally .gz) or pass --format",
-            )
         total = os.fstat(file.fileno()).st_size
-        return InputReader(path, fmt, csv_settings, file.read, file, total)
+        return InputReader(
+            path, fmt, csv_settings, file.read, file, total, datasets=datasets, customers=customers
+        )
     except BaseException:
         file.close()
         raise
@@ -193,11 +203,17 @@ class InputReader:
         read: Callable[[int], bytes],
         file: io.FileIO | None,
         total_bytes: int | None,
+        *,
+        datasets: tuple[str, ...] = (),
+        customers: Customers | None = None,
     ) -> None:
         self.source = source
         self.total_bytes = total_bytes
         self._csv = csv_settings
         self._table: CsvTable | None = None
+        self._datasets = datasets
+        self._customers = customers
+        self._notes: list[str] = []
         self._file = file
         self._raw = _ByteSource(read)
         self._closables: list[io.IOBase] = []
@@ -205,8 +221,11 @@ class InputReader:
             magic = self._raw.fill(lambda head: len(head) >= 2, 2)
         except OSError as exc:
             raise InputError(f"{source}: cannot read: {exc}") from None
-        # A file is gzip by its name (.gz); stdin has no name, so its content says.
-        gzipped = magic[:2] == _GZIP_MAGIC if source == "-" else source.lower().endswith(".gz")
+        # A file is gzip by its name (.gz); stdin has no name, and a file named neither
+        # .gz nor by a format (export.txt) is sniffed like stdin: the content says.
+        by_name = format_from_name(source) if source != "-" else None
+        sniffed = source == "-" or (by_name is None and not source.lower().endswith(".gz"))
+        gzipped = magic[:2] == _GZIP_MAGIC if sniffed else source.lower().endswith(".gz")
         if gzipped and magic and magic[:2] != _GZIP_MAGIC:
             raise InputError(f"{source}: not a gzip file, although its name ends in .gz")
         if gzipped:
@@ -230,16 +249,30 @@ class InputReader:
         )
         self._spanned = 0  # bytes handed out as spans (the progress display's position)
         if fmt == "auto":
-            by_name = format_from_name(source) if source != "-" else None
             fmt = by_name or ("jsonl" if first in (b"{", b"[") else "csv")
         self.format: Format = fmt
-        may_be_array = source == "-" or source.lower().removesuffix(".gz").endswith(".json")
+        may_be_array = by_name is None or source.lower().removesuffix(".gz").endswith(".json")
         self._array = fmt == "jsonl" and may_be_array and first == b"["
+        self._text = text
+        if fmt == "csv":
+            try:
+                self._open_csv()
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(f"{source}: read failed: {exc}") from None
 
     @property
     def csv_report(self) -> CsvReport | None:
         """How the CSV columns were mapped; set once the header row has been read."""
         return self._table.report if self._table is not None else None
+
+    def notes(self) -> list[str]:
+        """What to tell the user about this input that was not said yet (the preset it is
+        read with, an encoding it was read in): each note is handed out once."""
+        found = self._notes + (self._table.notes if self._table is not None else [])
+        self._notes = []
+        if self._table is not None:
+            self._table.notes = []
+        return found
 
     @property
     def bytes_read(self) -> int:
@@ -260,7 +293,8 @@ class InputReader:
                     yield from self._line_blocks(BLOCK_BYTES)
                 return
             if self.format == "csv":
-                records = self._csv_records()
+                assert self._table is not None
+                records = self._table.records()
             else:
                 records = document_records(self._stream.read(), self.source)
             while batch := list(itertools.islice(records, CHUNK_RECORDS)):
@@ -320,18 +354,41 @@ class InputReader:
             offset += end
             self._spanned = offset
 
-    def _csv_records(self) -> Iterator[Record]:
-        text = io.TextIOWrapper(
-            self._stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
+    def _open_csv(self) -> None:
+        """Decide the encoding and the delimiter from the first 64 KB, then read the
+        header row (:meth:`CsvTable.open`)."""
+        # (imported here: a run without CSV never loads the CSV reading, its presets and
+        # their tables)
+        from fbocli.inputs.cells import sniff_delimiter
+        from fbocli.inputs.csvfile import CsvTable
+
+        settings = self._csv
+        encoding = settings.encoding or "utf-8"
+        if not settings.encoding:
+            head = self._text.fill(lambda head: len(head) >= SNIFF_SIZE, SNIFF_SIZE)
+            if not _utf8(head, complete=len(head) < SNIFF_SIZE):
+                encoding = "cp1252"
+                self._notes.append(
+                    f"{self.source}: not UTF-8, read as cp1252 (Excel's “CSV” on Windows); "
+                    "set [csv] encoding if it is in another encoding"
+                )
+        codec = "utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding
+        text = io.TextIOWrapper(self._stream, encoding=codec, errors="surrogateescape", newline="")
         self._closables.insert(0, text)
         sample = text.read(SNIFF_SIZE)
         if sample and not sample.endswith("\n"):
             sample += text.readline()  # never split a line between the sample and the rest
-        delimiter = self._csv.delimiter or sniff_delimiter(sample)
+        delimiter = settings.delimiter or sniff_delimiter(sample)
         lines = itertools.chain(io.StringIO(sample, newline=""), text)
-        self._table = CsvTable(self.source, delimiter, self._csv)
-        yield from self._table.records(lines)
+        self._table = CsvTable(
+            self.source,
+            delimiter,
+            settings,
+            datasets=self._datasets,
+            customers=self._customers,
+            encoding=encoding,
+        )
+        self._table.open(lines)
 
     def close(self) -> None:
         """Release the file (stdin is left open for its owner)."""
@@ -346,3 +403,13 @@ class InputReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _utf8(head: bytes, *, complete: bool) -> bool:
+    """Whether ``head`` is UTF-8 (when not ``complete``, a character cut at its end is)."""
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut = exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+        return cut and not complete
+    return True

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 RAW_LIMIT = 10_000  # characters of an unparseable line kept for the rejects file
+
+
+@dataclass(frozen=True, slots=True)
+class Native:
+    """A Meta-native row's own routing (inputs.md section 2): it already names a Meta
+    event, and may name its dataset and action source; it bypasses the Segment maps."""
+
+    event_name: str  # as given, standard names case-corrected; "" when the row has none
+    datasets: tuple[str, ...] = ()  # the row's DATA_SET_ID; () = [destination] dataset
+    action_source: str = ""  # the row's ACTION_SOURCE; "" = [destination] action_source
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """How one CSV file names what it fed, so a reject speaks the user's words (its
+    headers) rather than Segment paths. One object per file, shared by its records."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)  # message path -> "`Paid at`"
+    no_time: str = ""  # the detail of missing_timestamp
+    no_value: str = ""  # the detail of purchase_without_value
+    no_keys: str = ""  # the detail of no_match_keys
+    no_event: str = ""  # the detail of missing_event
+
+    def label(self, path: str) -> str:
+        """What the file calls the field at ``path`` (the path itself when nothing)."""
+        return self.labels.get(path, path)
 
 
 @dataclass(slots=True)
@@ -18,11 +45,14 @@ class Record:
     detail: str = ""
     raw: str | None = None  # the text when it could not be parsed (clipped)
     dayfirst: bool = False  # CSV [csv] dayfirst: how ambiguous dates are read
+    skip: str | None = None  # a skip decided here ("filtered", "not_a_sale"), why in detail
+    native: Native | None = None  # a Meta-native row's routing
+    words: Wording | None = None  # how its CSV file names the fields (None: Segment paths)
 
     @property
     def for_rejects(self) -> object:
         """What the rejects file shows of this record: the message, or the unparsed text."""
-        return self.message if self.error is None else self.raw
+        return self.raw if self.error is not None and self.raw is not None else self.message
 
 
 def clip(text: str) -> str:

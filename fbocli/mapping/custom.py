@@ -40,7 +40,7 @@ def custom_data(
 
     category_used = False
     if event == "Product List Viewed":
-        category = _id_text(properties.get("category"))
+        category = id_text(properties.get("category"))
         if category is not None:
             custom["content_type"] = "product_group"
             custom["content_ids"] = [category]
@@ -52,7 +52,7 @@ def custom_data(
             custom["content_ids"] = ids
             custom["contents"] = contents
 
-    order_id = _id_text(properties.get("order_id"))
+    order_id = id_text(properties.get("order_id"))
     if order_id is not None:
         custom["order_id"] = order_id
 
@@ -89,14 +89,14 @@ def _contents(properties: dict[str, Any]) -> tuple[list[str], list[dict[str, Any
     if isinstance(products, list):
         for product in products:
             if isinstance(product, dict):
-                pid = _id_text(product.get("product_id"))
+                pid = id_text(product.get("product_id"))
                 if pid is None:
-                    pid = _id_text(product.get("id"))
+                    pid = id_text(product.get("id"))
                 if pid is not None:
                     ids.append(pid)
                     contents.append(_content(pid, product.get("quantity"), product.get("price")))
     if not contents:
-        pid = _id_text(properties.get("product_id"))
+        pid = id_text(properties.get("product_id"))
         if pid is not None:
             ids.append(pid)
             contents.append(_content(pid, properties.get("quantity"), properties.get("price")))
@@ -116,7 +116,7 @@ def _content(pid: str, quantity: object, price: object) -> dict[str, Any]:
     return entry
 
 
-def _id_text(value: object) -> str | None:
+def id_text(value: object) -> str | None:
     """The id text of a present scalar (a non-empty string, a finite number), else None."""
     if isinstance(value, str):
         return value.strip() if value else None

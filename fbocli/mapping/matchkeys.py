@@ -253,8 +253,11 @@ def user_data(
     return user, notes
 
 
-def why_no_keys(msg: dict[str, Any], properties: dict[str, Any], this_year: int) -> str:
-    """The ``no_match_keys`` detail: what the record had and why none of it was usable.
+def why_no_keys(
+    msg: dict[str, Any], properties: dict[str, Any], this_year: int, nothing: str = ""
+) -> str:
+    """The ``no_match_keys`` detail: what the record had and why none of it was usable;
+    ``nothing`` (a CSV file's wording, naming its columns) when it had none of them.
 
     Only categories are quoted (a gender, a state, a country); emails, phones, names,
     cities, zips, birthdays and ids are personal data and are named, not printed (the
@@ -293,7 +296,7 @@ def why_no_keys(msg: dict[str, Any], properties: dict[str, Any], this_year: int)
         shown = f" {_quoted(raw)}" if field in _CATEGORIES else ""
         parts.append(f"{field}{shown} {why}")
     if not parts:
-        return "no email, phone, name, address, userId or lead id"
+        return nothing or "no email, phone, name, address, userId or lead id"
     return "nothing usable: " + "; ".join(parts)
 
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fbocli import wire
 from fbocli.errors import Rejected
-from fbocli.mapping.custom import custom_data
+from fbocli.inputs.record import Native, Wording
+from fbocli.mapping.custom import custom_data, id_text
 from fbocli.mapping.matchkeys import (
     ABSENT,
     INTEGRATION,
@@ -33,7 +34,13 @@ from fbocli.mapping.normalize import norm_currency, parse_amount
 from fbocli.mapping.payload import EventBuilder, Ldu, event_builder
 from fbocli.mapping.timeparse import parse_event_time
 from fbocli.quality import REPEAT, event_facts
-from fbocli.settings import Route, Settings
+from fbocli.settings import (
+    ACTION_SOURCES,
+    OTHER_SOURCE_MAX_DAYS,
+    PHYSICAL_STORE,
+    Route,
+    Settings,
+)
 
 Status = Literal["accepted", "rejected", "skipped"]
 
@@ -114,10 +121,13 @@ class MapContext:
 
     settings: Settings
     now: int
-    oldest: int = field(init=False)
+    oldest: int = field(init=False)  # of an event of the default action source
     newest: int = field(init=False)
     offline: bool = field(init=False)
     this_year: int = field(init=False)  # the latest birth year: the year of now (UTC)
+    action_source: str = field(init=False)  # [destination] action_source
+    # action source -> (its oldest accepted event time, its window in days)
+    windows: Mapping[str, tuple[int, int]] = field(init=False, repr=False, compare=False)
     # Segment event name -> its routes, for every name the settings list.
     routes: Mapping[str, tuple[Route, ...]] = field(init=False, repr=False, compare=False)
     build: EventBuilder = field(init=False, repr=False, compare=False)  # the API's dialect
@@ -125,11 +135,15 @@ class MapContext:
     def __post_init__(self) -> None:
         s = self.settings
         names = {*s.events, *s.lead_events, *s.registration_events}
+        days = {source: window(s.upload.window_days, source) for source in ACTION_SOURCES}
+        windows = {source: (self.now - n * 86400, n) for source, n in days.items()}
         derived = {
-            "oldest": self.now - s.upload.window_days * 86400,
+            "oldest": windows[s.destination.action_source][0],
             "newest": self.now + 60,
             "offline": s.destination.api == "offline",
             "this_year": datetime.fromtimestamp(self.now, UTC).year,
+            "action_source": s.destination.action_source,
+            "windows": windows,
             "routes": {name: s.routes(name) for name in names},
             "build": event_builder(s.destination.api),
         }
@@ -141,32 +155,100 @@ class MapContext:
         return (MapContext, (self.settings, self.now))
 
 
+def window(window_days: int, action_source: str) -> int:
+    """The days Meta accepts an event of ``action_source`` (inputs.md section 4):
+    ``window_days`` for physical_store, at most 7 for every other source."""
+    if action_source == PHYSICAL_STORE:
+        return window_days
+    return min(window_days, OTHER_SOURCE_MAX_DAYS)
+
+
+_SEGMENT_PATHS = Wording()
+
+
 def map_message(
-    msg: object, ctx: MapContext, source: str = "-", line: int = 0, dayfirst: bool = False
+    msg: object,
+    ctx: MapContext,
+    source: str = "-",
+    line: int = 0,
+    dayfirst: bool = False,
+    words: Wording | None = None,
+    native: Native | None = None,
 ) -> Outcome:
     """Classify one parsed message and build its events; never raises on any input.
 
-    ``source`` and ``line`` say where it was read; ``dayfirst``: how a CSV's dates read.
+    ``source`` and ``line`` say where it was read; ``dayfirst``: how a CSV's dates read;
+    ``words``: how a CSV file names its fields, for the details of rejects; ``native``:
+    the routing of a Meta-native row, which bypasses the Segment maps.
     """
     if not isinstance(msg, dict):
         return Outcome("rejected", "not_an_object", f"a JSON {_json_kind(msg)}, not an object")
+    words = words or _SEGMENT_PATHS
+    if native is not None:
+        return _native(msg, native, ctx, source, line, dayfirst, words)
     kind = msg.get("type")
     if not (kind == "track" or (kind is None and "event" in msg)):
         what = f"type {kind!r}" if kind is not None else "no type and no event"
         return Outcome("skipped", "unsupported_type", what)
     event = msg.get("event")
     if not isinstance(event, str) or not event.strip():
-        return Outcome("rejected", "missing_event", f"event is {_show(event)}")
+        detail = words.no_event or f"{words.label('event')} is {_show(event)}"
+        return Outcome("rejected", "missing_event", detail)
     routes = ctx.routes.get(event)
     if not routes:
         return Outcome("skipped", "unmapped_event", f"{event!r} is not mapped", segment_event=event)
     try:
-        return _accept(msg, event, routes, ctx, source, line, dayfirst)
+        return _accept(msg, event, routes, ctx, source, line, dayfirst, words, ctx.action_source)
     except Rejected as rejected:
         return Outcome("rejected", rejected.reason, rejected.detail, segment_event=event)
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         # Defensive: a pathological value that slipped past a rule is a reject, not a crash.
         return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=event)
+
+
+def _native(
+    msg: dict[str, Any],
+    native: Native,
+    ctx: MapContext,
+    source: str,
+    line: int,
+    dayfirst: bool,
+    words: Wording,
+) -> Outcome:
+    """A Meta-native row (inputs.md section 2): its event name as given, its dataset and
+    action source; then every rule of an ordinary event."""
+    name = native.event_name
+    if not name:
+        return Outcome("rejected", "missing_event", words.no_event or "no event name")
+    action_source = native.action_source or ctx.action_source
+    try:
+        if action_source not in ctx.windows:
+            raise Rejected(
+                "invalid_action_source",
+                f"{words.label('action_source')} {_show(action_source)} is not one of "
+                + ", ".join(ACTION_SOURCES),
+            )
+        datasets = native.datasets or ctx.settings.destination.dataset
+        if not datasets:
+            raise Rejected(
+                "invalid_dataset",
+                f"{words.label('dataset')} is empty, and neither [destination] dataset nor "
+                "--dataset names one",
+            )
+        for dataset_id in datasets:
+            if not (dataset_id.isascii() and dataset_id.isdigit() and len(dataset_id) <= 32):
+                raise Rejected(
+                    "invalid_dataset",
+                    f"{words.label('dataset')} {_show(dataset_id)} is not a dataset ID (digits)",
+                )
+        routes = tuple((dataset_id, name) for dataset_id in dict.fromkeys(datasets))
+        # Value and currency as for Order Completed when the event is a Purchase.
+        event = "Order Completed" if name == "Purchase" else name
+        return _accept(msg, event, routes, ctx, source, line, dayfirst, words, action_source)
+    except Rejected as rejected:
+        return Outcome("rejected", rejected.reason, rejected.detail, segment_event=name)
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=name)
 
 
 def _accept(
@@ -177,30 +259,33 @@ def _accept(
     source: str,
     line: int,
     dayfirst: bool,
+    words: Wording,
+    action_source: str,
 ) -> Outcome:
     # The order of the steps is the order of the checks: the first failing rule names
     # the reject.
     settings = ctx.settings.mapping
-    event_time = _event_time(msg, dayfirst, ctx)
+    event_time = _event_time(msg, dayfirst, ctx, words, action_source)
     properties = obj(msg.get("properties"))
-    value, value_key = _value(event, properties, ctx)
-    currency = _currency(properties.get("currency"), settings.default_currency)
+    value, value_key = _value(event, properties, ctx, words)
+    currency = _currency(properties.get("currency"), settings.default_currency, words)
     ldu = _ldu(msg) if settings.limited_data_use else None
     user, notes = user_data(
         msg, properties, settings, this_year=ctx.this_year, offline=ctx.offline, dayfirst=dayfirst
     )
     if not user or (ctx.offline and not user.keys() - {"db"}):
         # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
-        detail = why_no_keys(msg, properties, ctx.this_year)
+        detail = why_no_keys(msg, properties, ctx.this_year, words.no_keys)
         return Outcome("rejected", "no_match_keys", detail, segment_event=event, notes=notes)
     custom = custom_data(event, properties, value, value_key, currency)
-    event_id = _event_id(msg)
+    event_id = _event_id(msg, properties)
     keys = tuple(user)
     order_id = custom.get("order_id")
     facts = event_facts(keys, value, order_id)
     events = []
     for dataset_id, name in routes:
-        encoded = wire.dumps(ctx.build(name, event_time, event_id, user, custom, ldu))
+        built = ctx.build(name, event_time, event_id, user, custom, ldu, action_source)
+        encoded = wire.dumps(built)
         events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line, facts)))
     return Outcome(
         "accepted", "", "", events, event, routes, keys, event_time, notes, facts, order_id
@@ -210,32 +295,41 @@ def _accept(
 # --- event_time and the window (section 3) -------------------------------------------
 
 
-def _event_time(msg: dict[str, Any], dayfirst: bool, ctx: MapContext) -> int:
+def _event_time(
+    msg: dict[str, Any], dayfirst: bool, ctx: MapContext, words: Wording, action_source: str
+) -> int:
     source = "timestamp"
     raw = msg.get("timestamp")
     if raw in ABSENT:
         source, raw = "originalTimestamp", msg.get("originalTimestamp")
         if raw in ABSENT:
-            raise Rejected("missing_timestamp", "no timestamp or originalTimestamp")
+            detail = words.no_time or "no timestamp or originalTimestamp"
+            raise Rejected("missing_timestamp", detail)
     seconds = parse_event_time(raw, ctx.settings.mapping.tz, dayfirst)
     if seconds is None:
-        raise Rejected("invalid_timestamp", f"{source} {_show(raw)} is not a date")
-    if seconds < ctx.oldest:
+        raise Rejected("invalid_timestamp", f"{words.label(source)} {_show(raw)} is not a date")
+    oldest = ctx.oldest if action_source == ctx.action_source else ctx.windows[action_source][0]
+    if seconds < oldest:
         days = (ctx.now - seconds) / 86400
+        limit = ctx.windows[action_source][1]
         raise Rejected(
             "too_old",
-            f"{source} {_show(raw)} is {days:.1f} days before now; "
-            f"Meta accepts {ctx.settings.upload.window_days}",
+            f"{words.label(source)} {_show(raw)} is {days:.1f} days before now; Meta accepts "
+            f"{limit}"
+            + ("" if action_source == PHYSICAL_STORE else f" for action_source {action_source}"),
         )
     if seconds > ctx.newest:
-        raise Rejected("in_future", f"{source} {_show(raw)} is {seconds - ctx.now} s after now")
+        after = seconds - ctx.now
+        raise Rejected("in_future", f"{words.label(source)} {_show(raw)} is {after} s after now")
     return seconds
 
 
 # --- value and currency (section 5) --------------------------------------------------
 
 
-def _value(event: str, properties: dict[str, Any], ctx: MapContext) -> tuple[Any, str | None]:
+def _value(
+    event: str, properties: dict[str, Any], ctx: MapContext, words: Wording
+) -> tuple[Any, str | None]:
     if event == "Order Completed":
         for key in ("revenue", "total", "value"):
             raw = properties.get(key)
@@ -243,7 +337,8 @@ def _value(event: str, properties: dict[str, Any], ctx: MapContext) -> tuple[Any
                 break
         else:
             raise Rejected(
-                "purchase_without_value", "Order Completed has no revenue, total or value"
+                "purchase_without_value",
+                words.no_value or "Order Completed has no revenue, total or value",
             )
     else:
         key = ctx.settings.mapping.value_field
@@ -251,20 +346,21 @@ def _value(event: str, properties: dict[str, Any], ctx: MapContext) -> tuple[Any
         if raw in ABSENT:
             return None, None
     amount = parse_amount(raw)
-    if amount is None:
-        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is not a number")
-    if amount < 0:
-        raise Rejected("invalid_value", f"properties.{key} {_show(raw)} is negative")
+    if amount is None or amount < 0:
+        name = words.label(f"properties.{key}")
+        why = "is not a number" if amount is None else "is negative"
+        raise Rejected("invalid_value", f"{name} {_show(raw)} {why}")
     return amount, key
 
 
-def _currency(raw: object, default: str) -> str:
+def _currency(raw: object, default: str, words: Wording) -> str:
     """``properties.currency`` when present (a known ISO 4217 code, else the reject)."""
     if raw in ABSENT:
         return default
     code = norm_currency(raw) if isinstance(raw, str) else None
     if code is None:
-        raise Rejected("invalid_currency", f"properties.currency {_show(raw)} is not ISO 4217")
+        name = words.label("properties.currency")
+        raise Rejected("invalid_currency", f"{name} {_show(raw)} is not ISO 4217")
     return code
 
 
@@ -295,17 +391,17 @@ def _ldu(msg: dict[str, Any]) -> Ldu:
 # --- event_id (section 6) ------------------------------------------------------------
 
 
-def _event_id(msg: dict[str, Any]) -> str:
+def _event_id(msg: dict[str, Any], properties: dict[str, Any]) -> str:
+    """``messageId``, else ``properties.order_id`` (an order re-exported with a cosmetic
+    edit is the same event), else a stable hash of the content (mapping.md section 6)."""
     message_id = msg.get("messageId")
     if isinstance(message_id, (str, int)) and not isinstance(message_id, bool):
         text = str(message_id).strip()
         if text:
             return text
-    order_id = obj(msg.get("properties")).get("order_id")
-    if isinstance(order_id, (str, int)) and not isinstance(order_id, bool):
-        text = str(order_id).strip()
-        if text:
-            return text
+    order_id = id_text(properties.get("order_id"))  # as custom_data.order_id has it
+    if order_id:
+        return order_id
     # Neither: a stable hash of the content, so re-uploading the row deduplicates.
     canonical = json.dumps(
         msg, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-ACTION_SOURCE = "physical_store"
 STANDARD_EVENTS = frozenset(
     {
         "ViewContent",
@@ -30,12 +29,19 @@ _LEGACY_KEYS = {"em": "email", "ph": "phone", "ge": "gen", "zp": "zip", "externa
 _CAPI_ONLY_USER = frozenset({"doby", "dobm", "dobd"})
 Ldu = tuple[list[str], int | None, int | None]  # options, country, state
 Keys = Mapping[str, Any]  # user_data or custom_data
-# (event_name, event_time, event_id, user_data, custom_data, LDU) -> the event's dict
-EventBuilder = Callable[[str, int, str, Keys, Keys, Ldu | None], dict[str, Any]]
+# (event_name, event_time, event_id, user_data, custom_data, LDU, action_source) -> the
+# event's dict
+EventBuilder = Callable[[str, int, str, Keys, Keys, Ldu | None, str], dict[str, Any]]
 
 
 def capi_event(
-    event_name: str, event_time: int, event_id: str, user: Keys, custom: Keys, ldu: Ldu | None
+    event_name: str,
+    event_time: int,
+    event_id: str,
+    user: Keys,
+    custom: Keys,
+    ldu: Ldu | None,
+    action_source: str = "physical_store",
 ) -> dict[str, Any]:
     """The Conversions API event (mapping.md section 6); doby/dobm/dobd never leak into it."""
     if not _CAPI_ONLY_USER.isdisjoint(user):
@@ -43,7 +49,7 @@ def capi_event(
     event: dict[str, Any] = {
         "event_name": event_name,
         "event_time": event_time,
-        "action_source": ACTION_SOURCE,
+        "action_source": action_source,
         "event_id": event_id,
         "user_data": user,
         "custom_data": custom,
@@ -54,14 +60,21 @@ def capi_event(
 
 
 def offline_event(
-    event_name: str, event_time: int, event_id: str, user: Keys, custom: Keys, ldu: Ldu | None
+    event_name: str,
+    event_time: int,
+    event_id: str,
+    user: Keys,
+    custom: Keys,
+    ldu: Ldu | None,
+    action_source: str = "physical_store",
 ) -> dict[str, Any]:
     """The legacy Offline Conversions API event (mapping.md section 9).
 
     The same normalized, hashed values as :func:`capi_event`, under the seed's names.
-    ``event_id`` is not sent (the legacy API has none; Meta deduplicates legacy events by
-    ``order_id``), but it is still what the journal records, so re-runs
-    skip delivered events exactly as in Conversions API mode.
+    ``event_id`` and ``action_source`` are not sent (the legacy API has neither, and
+    Meta deduplicates legacy events by ``order_id``); the window still follows the action
+    source, and ``event_id`` is still what the journal records, so re-runs skip
+    delivered events exactly as in Conversions API mode.
     """
     match_keys: dict[str, Any] = {}
     for key, value in user.items():
