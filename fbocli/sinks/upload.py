@@ -178,7 +178,16 @@ class UploadSink:
             raise self._fatal
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        """Wait for every batch to be settled. On the batches' futures, not on the threads:
+        a Ctrl-C that interrupts CPython's wait for a thread (Thread.join) can leave that
+        thread taken for finished while it still sends, and abort() would then count its
+        batch a second time."""
+        from concurrent.futures import wait
+
+        with self._futures_lock:
+            pending = list(self._futures)
+        wait(pending)
+        self._executor.shutdown(wait=True)  # (every thread is idle by now)
         self._raise_fatal()
 
     def abort(self) -> None:
