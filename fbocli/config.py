@@ -29,12 +29,12 @@ from fbocli.settings import (
     Settings,
     StateSettings,
     UploadSettings,
+    is_dataset_id,
 )
 from fbocli.versions import NEWEST
 
 INIT_HINT = "run `fbocli init` to write a commented starter config, or pass --config PATH"
 _VERSION = re.compile(r"^v\d+\.\d+$")
-_DATASET = re.compile(r"^\d{1,32}$")
 
 
 def user_config_path() -> Path:
@@ -197,12 +197,12 @@ def _event_map(checker: _Checker, data: Mapping[str, Any], name: str) -> dict[st
         for item in targets:
             if isinstance(item, int) and not isinstance(item, bool) and item > 0:
                 item = str(item)
-            if isinstance(item, str) and _DATASET.match(item.strip()):
+            if isinstance(item, str) and is_dataset_id(item.strip()):
                 ids.append(item.strip())
             else:
                 checker.problems.append(
-                    f'{name}."{event}" must be a dataset ID (a string of digits) or a list of '
-                    f"them, got {item!r}"
+                    f'{name}."{event}" must be a dataset ID (a string of ASCII digits 0-9) '
+                    f"or a list of them, got {item!r}"
                 )
         if not event.strip():
             checker.problems.append(f"[{name}] has an empty event name")
