@@ -43,11 +43,12 @@ __all__ = [
     "pycountry_data",
     "sha256_hex",
     "split_name",
-    "visible",
 ]
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The same without "<" and ":": a printable address that needs no more trimming.
+_PLAIN_EMAIL = re.compile(r"[^@\s<:]+@[^@\s<:]+\.[^@\s<:]+")
 # NUL and the Unicode format characters (category Cf) of Python 3.11's Unicode 14 data:
 # invisible, never part of a value. tests/test_normalize.py checks this class against
 # unicodedata.
@@ -95,17 +96,6 @@ def clean(value: str) -> str:
     if not value.isascii():
         value = unicodedata.normalize("NFKC", value)
     return value.strip()
-
-
-def visible(value: str) -> str:
-    """``value`` without NUL and Unicode format characters (category Cf: zero-width space
-    U+200B, joiners, the byte-order mark U+FEFF, soft hyphen, direction marks...), which
-    a copy and paste brings along; part of trimming an email. (Not of the other keys:
-    Meta's Parameter Builder keeps them in a zip or an ``external_id``, and so must
-    fbocli, for the hashes to meet.)"""
-    if value.isascii():
-        return value.replace("\0", "") if "\0" in value else value
-    return _INVISIBLE.sub("", value)
 
 
 def fold(value: str) -> str:
@@ -163,20 +153,28 @@ def hash_values(
 def norm_email(value: str) -> str | None:
     """NFKC, trimmed, lowercase; None unless it looks like ``local@domain.tld``.
 
-    Trimming an email also removes its invisible characters, anywhere (:func:`visible`),
-    and takes off the wrappers an address is copied with:
+    Trimming an email also removes, anywhere, the invisible characters a copy and paste
+    brings along: NUL and the Unicode format characters (category Cf: zero-width space
+    U+200B, joiners, the byte-order mark U+FEFF, soft hyphen, direction marks...). (Not
+    from the other keys: Meta's Parameter Builder keeps them in a zip or an
+    ``external_id``, and so must fbocli, for the hashes to meet.) It also takes off the
+    wrappers an address is copied with:
     ``Jane Doe <jane@example.com>`` and ``<jane@example.com>`` give the address between
     the angle brackets, ``mailto:jane@example.com?subject=Hi`` the address after
     ``mailto:`` (without the query). ``test<@example.com`` is no wrapper: kept as it is.
     """
-    text = clean(visible(value)).lower()
-    if "<" in text or ":" in text:  # (the common address has neither: no extra work)
-        text = _unwrapped(text)
+    text = clean(value).lower()
+    # The common address: printable (no NUL, no format character) and no wrapper. (A
+    # failed test only means the slow way.)
+    if text.isprintable() and _PLAIN_EMAIL.fullmatch(text):
+        return text
+    text = _unwrapped(_INVISIBLE.sub("", text).strip())
     return text if _EMAIL.fullmatch(text) else None
 
 
 def _unwrapped(text: str) -> str:
-    """An email without its ``Name <...>`` and ``mailto:`` wrappers (lowercase text)."""
+    """An email without its ``Name <...>`` and ``mailto:`` wrappers (trimmed, lowercase
+    text)."""
     if text.endswith(">"):
         start = text.rfind("<")
         if start != -1:
