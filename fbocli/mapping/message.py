@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fbocli import wire
 from fbocli.errors import Rejected
-from fbocli.mapping.custom import custom_data
+from fbocli.mapping.custom import CONTACT_NOTE, custom_data
 from fbocli.mapping.matchkeys import (
     ABSENT,
     INTEGRATION,
@@ -193,7 +193,9 @@ def _accept(
         # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
         detail = why_no_keys(msg, properties, ctx.this_year)
         return Outcome("rejected", "no_match_keys", detail, segment_event=event, notes=notes)
-    custom = custom_data(event, properties, value, value_key, currency)
+    custom, dropped = custom_data(event, properties, value, value_key, currency)
+    if dropped:  # contact data in properties, not sent: said in the report
+        notes = (*notes, *((CONTACT_NOTE, path) for path in dropped))
     event_id = _event_id(msg)
     keys = tuple(user)
     order_id = custom.get("order_id")
