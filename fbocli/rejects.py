@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fbocli.errors import LocalWriteError, StateError, UsageError
+from fbocli.privatefile import open_private
 
 REJECTS_DIR = "rejects"
 _PATTERN = "rejects-*.jsonl"
@@ -93,8 +94,7 @@ class RejectsWriter:
             self.count += 1
 
     def _open(self) -> IO[str]:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps no looser mode
+        fd = open_private(self.path, append=True)  # 0600, whatever was there before
         return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
     def _failed(self, exc: OSError) -> LocalWriteError:
