@@ -27,6 +27,7 @@ from typing import Any, Self
 import platformdirs
 
 from fbocli.errors import LocalWriteError, LockError, StateError
+from fbocli.privatefile import not_yours
 from fbocli.quality import (
     DAY,
     FREQUENCY_DAYS,
@@ -153,18 +154,12 @@ class Journal:
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise self._error("cannot open", exc) from exc
+            raise _access_error(path) or self._error("cannot open", exc) from exc
         try:
             _initialise(conn, path)
         except sqlite3.Error as exc:
             conn.close()
-            raise StateError(
-                f"journal {path} is corrupt or not an fbocli journal ({exc})",
-                hint=(
-                    "move it aside and run again; a new journal is created, but events "
-                    "sent before may then be sent again unless they fall outside the window"
-                ),
-            ) from exc
+            raise _unusable(path, exc) from exc
         except StateError:
             conn.close()
             raise
@@ -344,6 +339,53 @@ class Journal:
         return StateError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
 
 
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> StateError:
+    """Why a journal that opened cannot be used: the owner or mode of its files (the
+    usual case after a run with sudo), really corrupt, or what SQLite says. Only a file
+    that is not a database is called corrupt: moving an intact journal aside would make
+    the next run send its events again."""
+    found = _access_error(path)
+    if found is not None:
+        return found
+    name = getattr(exc, "sqlite_errorname", "")
+    if any(name.startswith(kind) for kind in _CORRUPT):
+        return StateError(
+            f"journal {path} is corrupt or not an fbocli journal ({exc})",
+            hint=(
+                "move it aside and run again; a new journal is created, but events "
+                "sent before may then be sent again unless they fall outside the window"
+            ),
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return StateError(
+            f"journal {path} is intact but cannot be written ({exc}): it is on a "
+            "read-only file system, or marked immutable",
+            hint=f"{_KEEP_IT} Make its folder writable (mount, chattr -i), or {_STATE_HINT}",
+        )
+    return StateError(f"cannot open journal {path}: {exc}", hint=_STATE_HINT)
+
+
+_KEEP_IT = (
+    "Do not move it aside: it records what Meta already has, and a new journal would "
+    "send those events again (Meta deduplicates them only within 7 days)."
+)
+
+
+def _access_error(path: Path) -> StateError | None:
+    """The first of the journal's files (itself, -wal, -shm) that this user cannot read
+    and write, as an error that says whose it is and how to give it back; None if every
+    one can be."""
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        found = not_yours(file, path.parent)
+        if found is not None:
+            message, fix = found
+            return StateError(f"journal {message}", hint=f"this is no damage: {fix}. {_KEEP_IT}")
+    return None
+
+
 def _initialise(conn: sqlite3.Connection, path: Path) -> None:
     """WAL + synchronous=FULL, so a row survives a kill right after ``record`` returns."""
     conn.execute("PRAGMA busy_timeout = 10000")
@@ -432,6 +474,9 @@ class StateLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
+            found = not_yours(self.path, self.state_dir)
+            if found is not None:
+                raise StateError(f"lock file {found[0]}", hint=found[1]) from None
             raise StateError(
                 f"cannot open lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc

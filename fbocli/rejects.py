@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fbocli.errors import LocalWriteError, StateError, UsageError
-from fbocli.privatefile import open_private
+from fbocli.privatefile import not_yours, open_private
 
 REJECTS_DIR = "rejects"
 _PATTERN = "rejects-*.jsonl"
@@ -70,6 +70,13 @@ class RejectsWriter:
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".probe-"):
                 pass
         except OSError as exc:
+            folder = self.path.parent
+            found = not_yours(folder, folder)
+            if found is not None:
+                raise StateError(
+                    f"cannot write the rejects file: folder {found[0]}",
+                    hint=f"{found[1]}, or pass --rejects PATH in a writable directory",
+                ) from None
             raise StateError(
                 f"cannot write the rejects file {self.path}: {exc.strerror or exc}",
                 hint="pass --rejects PATH in a writable directory, or fix the permissions",

@@ -308,10 +308,13 @@ def run_cli(
     input: str | bytes | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
+    unprivileged: bool = False,
 ) -> Run:
-    """``fbocli ARGS`` as a process, to its end."""
+    """``fbocli ARGS`` as a process, to its end; ``unprivileged``: without root's power
+    to ignore file modes (:func:`without_root_powers`)."""
+    argv = fbocli_argv(*args)
     proc = subprocess.run(
-        fbocli_argv(*args),
+        without_root_powers(argv) if unprivileged else argv,
         env=dict(env),
         input=input.encode() if isinstance(input, str) else input,
         cwd=cwd,
@@ -323,6 +326,23 @@ def run_cli(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+def without_root_powers(argv: list[str]) -> list[str]:
+    """``argv`` run so that file modes stop it as they stop any user: the tests run as
+    root, who ignores them; without its capabilities (``setpriv``, util-linux) root obeys
+    them, and files owned by another uid are someone else's. Skips the test when that
+    cannot be arranged."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return argv
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing")
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
 
 
 def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
