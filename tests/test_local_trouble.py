@@ -1,0 +1,161 @@
+"""The words a user acts on when the trouble is local (issue 19, item 9): a state
+directory left to another user by a run with sudo, an intact but read-only journal, an
+inaccessible rejects folder, a standard output that cannot be written.
+
+fbocli runs as a real process. The tests run as root, who ignores file modes: the runs
+that must meet a permission problem drop root's powers (``without_root_powers``), and
+"another user" is uid 65534 (nobody).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fakegraph import FakeGraph
+from tests.helpers import (
+    DS1,
+    cli_env,
+    fbocli_argv,
+    journal_keys,
+    run_cli,
+    track_events,
+    upload_args,
+    write_config,
+    write_jsonl,
+)
+
+pytestmark = pytest.mark.slow  # fbocli as a process, twice per test
+
+NOBODY = 65534
+ME = "root"  # the tests' user, as fbocli names it in its advice
+
+
+def _first_upload(tmp: Path, fake: FakeGraph) -> tuple[list[str], dict[str, str]]:
+    """An upload that leaves a journal (2 events) and a rejects file (1 record)."""
+    messages = track_events(2)
+    messages.append({**messages[0], "messageId": "bad", "timestamp": "not a date"})
+    source = write_jsonl(tmp / "in.jsonl", messages)
+    config = write_config(tmp / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"')
+    args, env = upload_args(source, config), cli_env(tmp, fake.url)
+    first = run_cli(args, env)
+    assert first.code == 0, first.stderr
+    assert len(journal_keys(tmp / "state")) == 2
+    return args, env
+
+
+def _one_error(stderr: str) -> tuple[str, str]:
+    """The error line and its hint, the only things on stderr; no traceback."""
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("fbocli: error: "), stderr
+    assert lines[1].startswith("hint: "), stderr
+    return lines[0], lines[1]
+
+
+def test_a_journal_left_by_a_sudo_run_says_whose_it_is_and_how_to_give_it_back(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    args, env = _first_upload(tmp_path, fake)
+    state = tmp_path / "state"
+    for file in state.glob("journal.sqlite3*"):
+        os.chown(file, NOBODY, NOBODY)  # mode 0600: another user's, unreadable to us
+    os.chown(state / "upload.lock", 0, 0)  # (the lock is ours: the journal is in question)
+
+    run = run_cli(args, env, unprivileged=True)
+    assert run.code == 2 and fake.count() == 2  # nothing more sent
+    error, hint = _one_error(run.stderr)
+    assert error == (
+        f"fbocli: error: journal {state}/journal.sqlite3 cannot be read by {ME} (owner nobody,"
+        " mode 0600): a run as another user (sudo?) left it so"
+    )
+    assert f"sudo chown -R {ME} {state}" in hint
+    assert "corrupt" not in run.stderr and "move it aside and run again" not in hint
+    assert "Do not move it aside" in hint
+
+
+def test_a_read_only_journal_is_intact_not_corrupt(tmp_path: Path, fake: FakeGraph) -> None:
+    args, env = _first_upload(tmp_path, fake)
+    journal = tmp_path / "state" / "journal.sqlite3"
+    journal.chmod(0o444)
+    run = run_cli(args, env, unprivileged=True)
+    assert run.code == 2 and fake.count() == 2
+    error, hint = _one_error(run.stderr)
+    assert error == (
+        f"fbocli: error: journal {journal} cannot be written by {ME} (owner {ME}, mode 0444)"
+    )
+    assert f"chmod -R u+rwX {journal.parent}" in hint and "corrupt" not in run.stderr
+
+    journal.chmod(0o600)  # given back: the journal is whole, nothing is sent twice
+    again = run_cli(args, env)
+    assert again.code == 0, again.stderr
+    assert fake.count() == 2
+
+
+def test_a_foreign_lock_file_and_rejects_folder_say_the_same(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    args, env = _first_upload(tmp_path, fake)
+    state = tmp_path / "state"
+    os.chown(state / "upload.lock", NOBODY, NOBODY)
+    run = run_cli(args, env, unprivileged=True)
+    assert run.code == 2
+    error, hint = _one_error(run.stderr)
+    assert error.startswith(f"fbocli: error: lock file {state}/upload.lock cannot be read by")
+    assert f"sudo chown -R {ME} {state}" in hint
+
+    os.chown(state / "upload.lock", 0, 0)
+    os.chown(state / "rejects", NOBODY, NOBODY)  # 0700: unreadable to us
+    run = run_cli(args, env, unprivileged=True)
+    assert run.code == 2 and fake.count() == 2
+    error, hint = _one_error(run.stderr)
+    assert error.startswith(
+        f"fbocli: error: cannot write the rejects file: folder {state}/rejects cannot be read by"
+    )
+    assert f"sudo chown -R {ME} {state}/rejects" in hint and "--rejects PATH" in hint
+
+
+def _to(stdout: int, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        fbocli_argv(*args), env=env, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "upload", "runs", "help"])
+def test_a_full_disk_under_stdout_is_one_line_and_a_closed_pipe_is_quiet(
+    tmp_path: Path, fake: FakeGraph, command: str
+) -> None:
+    """``> /dev/full`` (a cron log's disk full): ENOSPC, one line, exit 1 (the run's own
+    status if worse). A reader gone (``| head -1``): EPIPE, nothing said, exit 141 as a
+    program killed by SIGPIPE."""
+    source = write_jsonl(tmp_path / "in.jsonl", track_events(3))
+    config = write_config(tmp_path / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"')
+    env = cli_env(tmp_path, fake.url)
+    args = {
+        "validate": upload_args(source, config, command="validate"),
+        "upload": upload_args(source, config, "--json"),
+        "runs": ["runs"],
+        "help": ["--help"],
+    }[command]
+    with open("/dev/full", "w") as full:
+        run = _to(full.fileno(), args, env)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines()[-1:] == [
+        "fbocli: error: cannot write to standard output: No space left on device"
+    ]
+    assert "Traceback" not in run.stderr
+    if command == "upload":
+        assert fake.count() == 3  # the upload itself was done: only its report was lost
+        args = upload_args(source, config, "--json", "--force")
+
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader went away
+    try:
+        run = _to(writer, args, env)
+    finally:
+        os.close(writer)
+    assert run.returncode == 128 + signal.SIGPIPE and run.stderr == "", run.stderr
