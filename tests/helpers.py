@@ -356,6 +356,17 @@ def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30
+) -> None:
+    """Wait until ``condition()`` holds while ``proc`` (fbocli, to be stopped) runs."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "fbocli ended before the test could stop it"
+        assert time.monotonic() < deadline, "fbocli made no progress"
+        time.sleep(0.01)
+
+
 @dataclass
 class TerminalRun:
     """A process whose stdin and stderr were a real terminal: what the terminal showed,

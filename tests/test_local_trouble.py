@@ -12,19 +12,25 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.fakegraph import FakeGraph
+from tests.fakegraph import FakeGraph, Fault
 from tests.helpers import (
     DS1,
+    check_summary,
     cli_env,
     fbocli_argv,
     journal_keys,
+    received_keys,
     run_cli,
+    start_cli,
+    summary,
     track_events,
     upload_args,
+    wait_for,
     write_config,
     write_jsonl,
 )
@@ -159,3 +165,33 @@ def test_a_full_disk_under_stdout_is_one_line_and_a_closed_pipe_is_quiet(
     finally:
         os.close(writer)
     assert run.returncode == 128 + signal.SIGPIPE and run.stderr == "", run.stderr
+
+
+def test_a_second_ctrl_c_does_not_lose_the_summary(tmp_path: Path, fake: FakeGraph) -> None:
+    """The first Ctrl-C stops gracefully: the batches on the wire finish and are
+    journaled. A second one, while they finish, must not cut that short: the summary
+    is printed, its counts add up, the journal holds what Meta acknowledged."""
+    source = write_jsonl(tmp_path / "in.jsonl", track_events(400))
+    upload = "batch_size = 10\nworkers = 2\nmax_retries = 3"
+    config = write_config(tmp_path / "fbocli.toml", upload=upload)
+    env = cli_env(tmp_path, fake.url)
+    fake.inject(Fault.delay(0.4), times=10_000)  # each request takes 0.4 s
+    proc = start_cli(upload_args(source, config, "--json"), env)
+    wait_for(lambda: fake.count() >= 20, proc)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)  # the run is waiting for its two requests on the wire
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "fbocli: error: interrupted" in err
+    events = check_summary(summary(out))["events"]  # the invariants hold
+    assert events["sent"] >= 20 and events["failed"] > 0
+    assert journal_keys(tmp_path / "state") == set(received_keys(fake))
+
+    fake.clear_faults()
+    again = run_cli(upload_args(source, config, "--json", "-q"), env)
+    assert again.code == 0, again.stderr
+    received = received_keys(fake)
+    assert len(received) == 800 and max(received.values()) == 1  # each event exactly once

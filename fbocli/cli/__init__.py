@@ -55,8 +55,26 @@ def fail(error: FbocliError) -> NoReturn:
     sys.exit(int(error.exit_status))
 
 
+_STOPPING: list[int] = []  # the stop signal being handled, once one came
+
+
 def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: the first stops the run the graceful way (batches on
+    the wire finish and are journaled, the summary shows). Another one while that
+    happens is said and otherwise ignored: cutting the wind-down short would lose the
+    summary and the journal's last batches (``kill -9`` stays safe)."""
+    if _STOPPING:
+        with contextlib.suppress(OSError):  # (no Python-level stderr in a handler)
+            os.write(2, _STILL_STOPPING)
+        return
+    _STOPPING.append(signum)
     raise Stop(signum)
+
+
+_STILL_STOPPING = (
+    b"fbocli: stopping: the batches on the wire finish first, then the summary"
+    b" (kill -9 is safe: what Meta acknowledged is journaled)\n"
+)
 
 
 class _Group(click.Group):
@@ -127,6 +145,10 @@ def entry() -> None:
     # run the way Ctrl-C does: in-flight batches finish, the summary shows, exit 143/129.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
+    # Ctrl-C too, so that a second one cannot cut the wind-down short; unless the
+    # process was started with it ignored (nohup, a background job): that stays.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop)
     try:
         status = _run_main()
     finally:
