@@ -230,7 +230,12 @@ def upload(
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
-            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, ready)
+            try:
+                _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, ready)
+                journal.keep_in_place()  # deleted after the last batch: put back now
+            finally:
+                for notice in journal.notices:
+                    notes.warn(notice)
             return _finish(summary, config, notes)
         finally:
             if secret is not None and summary.exit_code is not None:

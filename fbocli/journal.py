@@ -164,6 +164,10 @@ class Journal:
             conn.close()
             raise
         self._conn = conn
+        self._identity = _identity(path)
+        # What the run must say at its end (a journal put back after it was deleted).
+        self.notices: list[str] = []
+        self._gone: LocalWriteError | None = None  # replaced during the run: no more writes
 
     def already_sent(
         self, dataset_id: str, keys: Sequence[tuple[str, str]]
@@ -222,6 +226,7 @@ class Journal:
         if not rows:
             return
         with self._lock:
+            self._keep_in_place()
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -250,6 +255,9 @@ class Journal:
     def record_run(self, run_id: str, started_at: float, summary: Mapping[str, Any]) -> None:
         """Keep one upload run's summary (``fbocli runs``)."""
         with self._lock:
+            if self._gone is not None:
+                return  # (the run already says why)
+            self._keep_in_place()
             try:
                 self._connection().execute(
                     "INSERT OR REPLACE INTO runs (run_id, started_at, summary) VALUES (?, ?, ?)",
@@ -306,6 +314,83 @@ class Journal:
         tally.upload_days = tuple(sorted(_utc_date(day * DAY) for (day,) in days))
         return tally
 
+    def keep_in_place(self) -> None:
+        """Check that the journal file is still the one opened (see record)."""
+        with self._lock:
+            self._keep_in_place()
+
+    def _keep_in_place(self) -> None:
+        """Before a write: the file at the journal's path must still be the one opened.
+
+        A journal deleted during a run (a cleaner, a mistaken ``rm``) would take every
+        record made since with it: the next run would send those events again. So the
+        database, still open, is copied whole to a new file and put back at the path,
+        and the run goes on with it (and says so, :attr:`notices`). A journal replaced
+        by another file is left alone: the copy is saved beside it, and the run stops
+        (LocalWriteError), as it cannot tell which one is right.
+        """
+        if self._gone is not None:
+            raise self._gone
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            found = None
+        except OSError:  # cannot tell: SQLite says what is wrong, if anything
+            return
+        if found is not None and (found.st_dev, found.st_ino) == self._identity:
+            return
+        conn = self._connection()
+        try:
+            copy = _copy(conn, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise LocalWriteError(
+                f"journal {self.path} was deleted or replaced during the run, and what it "
+                f"recorded could not be saved: {exc}",
+                hint="the run stopped; do not delete the journal while fbocli runs",
+            ) from None
+        self._conn = None
+        conn.close()  # (its -wal and -shm go with it: a new journal must not read them)
+        if found is None:
+            try:
+                os.link(copy, self.path)  # put back, unless a file appeared meanwhile
+            except FileExistsError:
+                pass
+            else:
+                os.unlink(copy)
+                try:
+                    self._reopen()
+                except sqlite3.Error as exc:
+                    raise self._error("cannot write", exc) from None
+                self.notices.append(
+                    f"journal {self.path} was deleted during the run: fbocli put it back "
+                    "whole, from the copy it had open (do not delete it while fbocli runs)"
+                )
+                return
+        kept = self.path.with_name(
+            f"{self.path.name}.recovered-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        )
+        os.replace(copy, kept)
+        self._gone = LocalWriteError(
+            f"journal {self.path} was replaced by another file during the run; what "
+            f"fbocli had recorded is saved as {kept}",
+            hint=(
+                f"the run stopped. If {kept.name} is the right journal (it is, unless you "
+                f"meant to replace it): mv {kept} {self.path}, then run the same command "
+                "again to send the rest"
+            ),
+        )
+        raise self._gone
+
+    def _reopen(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            _initialise(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._identity = _identity(self.path)
+
     def count(self) -> int:
         """Number of recorded events."""
         with self._lock:
@@ -329,6 +414,8 @@ class Journal:
         self.close()
 
     def _connection(self) -> sqlite3.Connection:
+        if self._gone is not None:
+            raise self._gone
         if self._conn is None:
             raise StateError(f"journal {self.path} is closed")
         return self._conn
@@ -337,6 +424,23 @@ class Journal:
         if action == "cannot write":  # mid-run (a full disk): the run stops, exit 1
             return LocalWriteError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
         return StateError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    return (found.st_dev, found.st_ino)
+
+
+def _copy(conn: sqlite3.Connection, path: Path) -> Path:
+    """A whole copy of the open database, as a new private file beside ``path``."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".copy")
+    os.close(fd)
+    copy = sqlite3.connect(name)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+    return Path(name)
 
 
 _CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ import pytest
 from tests.fakegraph import FakeGraph, Fault
 from tests.helpers import (
     DS1,
+    Run,
     check_summary,
     cli_env,
     fbocli_argv,
@@ -195,3 +197,66 @@ def test_a_second_ctrl_c_does_not_lose_the_summary(tmp_path: Path, fake: FakeGra
     assert again.code == 0, again.stderr
     received = received_keys(fake)
     assert len(received) == 800 and max(received.values()) == 1  # each event exactly once
+
+
+def _upload_while(tmp: Path, fake: FakeGraph, trouble: Callable[[Path], None]) -> Run:
+    """An upload of 300 events in batches of 10 (each request 0.05 s) where ``trouble``
+    befalls the journal once 50 events were sent."""
+    source = write_jsonl(tmp / "in.jsonl", track_events(300))
+    upload = "batch_size = 10\nworkers = 2\nmax_retries = 3"
+    config = write_config(tmp / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"', upload=upload)
+    env = cli_env(tmp, fake.url)
+    fake.inject(Fault.delay(0.05), times=10_000)
+    proc = start_cli(upload_args(source, config, "--json"), env)
+    wait_for(lambda: fake.count() >= 50, proc)
+    trouble(tmp / "state" / "journal.sqlite3")
+    out, err = proc.communicate(timeout=120)
+    return Run(proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("files", ["journal.sqlite3", "journal.sqlite3*"])
+def test_a_journal_deleted_mid_run_is_put_back_whole(
+    tmp_path: Path, fake: FakeGraph, files: str
+) -> None:
+    """A cleaner (or a mistaken rm) deletes the journal while the run records into it:
+    fbocli notices at its next write, puts back what it had recorded, goes on, and says
+    so. Without that, every event of the run would be sent again by the next one."""
+
+    def delete(journal: Path) -> None:
+        for file in journal.parent.glob(files):
+            file.unlink()
+
+    run = _upload_while(tmp_path, fake, delete)
+    assert run.code == 0, run.stderr
+    assert "was deleted during the run: fbocli put it back whole" in run.stderr
+    assert any("was deleted during the run" in w for w in run.summary["warnings"])
+    assert run.summary["events"]["sent"] == 300
+    assert journal_keys(tmp_path / "state") == set(received_keys(fake))  # all 300
+
+    again = run_cli(
+        upload_args(tmp_path / "in.jsonl", tmp_path / "fbocli.toml", "--json"),
+        cli_env(tmp_path, fake.url),
+    )
+    assert again.code == 0 and again.summary["events"]["already_sent"] == 300
+    assert max(received_keys(fake).values()) == 1  # nothing sent twice
+
+
+def test_a_journal_replaced_mid_run_stops_the_run_and_keeps_a_copy(
+    tmp_path: Path, fake: FakeGraph
+) -> None:
+    def replace(journal: Path) -> None:
+        for file in journal.parent.glob("journal.sqlite3*"):
+            file.unlink()
+        journal.write_bytes(b"")  # another file where the journal was
+
+    run = _upload_while(tmp_path, fake, replace)
+    assert run.code == 1
+    assert "was replaced by another file during the run" in run.stderr
+    assert "Traceback" not in run.stderr
+    (kept,) = (tmp_path / "state").glob("journal.sqlite3.recovered-*")
+    assert (tmp_path / "state" / "journal.sqlite3").read_bytes() == b""  # left alone
+    kept.replace(tmp_path / "state" / "journal.sqlite3")  # as the hint says
+    recorded = journal_keys(tmp_path / "state")
+    assert recorded and recorded <= set(received_keys(fake))
+    events = check_summary(run.summary)["events"]
+    assert len(recorded) >= events["sent"] - 20  # at most the batches on the wire
