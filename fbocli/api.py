@@ -30,7 +30,7 @@ from fbocli.pipeline import DEFAULT_TUNING, Format, Tuning, run
 from fbocli.quality import Tally
 from fbocli.rejects import RejectsWriter, default_rejects_path, prune_rejects
 from fbocli.secret import Secret
-from fbocli.settings import Settings
+from fbocli.settings import Settings, is_dataset_id
 from fbocli.sinks import CountingSink, Sink
 from fbocli.sinks.dryrun import DryRunSink
 from fbocli.sinks.upload import Abandoned, UploadSink, journal_filter
@@ -249,7 +249,14 @@ def upload(
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
         keep = None if force else journal_filter(journal, summary)
         try:
-            _run(config, summary, sink, writer, fmt, keep, progress, stdin, tuning, notes, ready)
+            try:
+                _run(
+                    config, summary, sink, writer, fmt, keep, progress, stdin, tuning, notes, ready
+                )
+                journal.keep_in_place()  # deleted after the last batch: put back now
+            finally:
+                for notice in journal.notices:
+                    notes.warn(notice)
             return _finish(summary, config, notes)
         finally:
             if secret is not None and summary.exit_code is not None:
@@ -302,10 +309,10 @@ def quality(
 def _dataset_ids(named: Sequence[str], config: Settings) -> tuple[str, ...]:
     """The datasets named (digit strings), else the config's."""
     ids = tuple(dict.fromkeys(str(ds).strip() for ds in named))
-    bad = [ds for ds in ids if not ds.isdigit()]
+    bad = [ds for ds in ids if not is_dataset_id(ds)]
     if bad:
         raise UsageError(
-            f"dataset IDs are digit strings: {', '.join(repr(ds) for ds in bad)}",
+            f"dataset IDs are digit strings (ASCII 0-9): {', '.join(repr(ds) for ds in bad)}",
             hint="for example: fbocli quality 1234567890123456",
         )
     ids = ids or config.dataset_ids

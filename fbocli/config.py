@@ -33,12 +33,12 @@ from fbocli.settings import (
     Settings,
     StateSettings,
     UploadSettings,
+    is_dataset_id,
 )
 from fbocli.versions import NEWEST
 
 INIT_HINT = "run `fbocli init` to write a commented starter config, or pass --config PATH"
 _VERSION = re.compile(r"^v\d+\.\d+$")
-_DATASET = re.compile(r"^\d{1,32}$")
 _PATH = re.compile(r"^[A-Za-z_][\w .-]*$")
 _ADDRESS = "context.traits.address."
 # [csv.columns] / --column: the short names of the usual fields (inputs.md section 3).
@@ -224,24 +224,13 @@ def _event_map(checker: _Checker, data: Mapping[str, Any], name: str) -> dict[st
     table = checker.table(data, name)
     out: dict[str, tuple[str, ...]] = {}
     for event, target in table.items():
-        targets = target if isinstance(target, list) else [target]
-        ids: list[str] = []
-        for item in targets:
-            if isinstance(item, int) and not isinstance(item, bool) and item > 0:
-                item = str(item)
-            if isinstance(item, str) and _DATASET.match(item.strip()):
-                ids.append(item.strip())
-            else:
-                checker.problems.append(
-                    f'{name}."{event}" must be a dataset ID (a string of digits) or a list of '
-                    f"them, got {item!r}"
-                )
+        ids = _datasets(checker, target, f'{name}."{event}"')
         if not event.strip():
             checker.problems.append(f"[{name}] has an empty event name")
-        elif not targets:
+        elif target == []:
             checker.problems.append(f'{name}."{event}" lists no dataset ID')
         elif ids:
-            out[event] = tuple(dict.fromkeys(ids))
+            out[event] = ids
     return out
 
 
@@ -568,11 +557,12 @@ def _datasets(checker: _Checker, value: object, name: str) -> tuple[str, ...]:
     for item in items:
         if isinstance(item, int) and not isinstance(item, bool) and item > 0:
             item = str(item)
-        if isinstance(item, str) and _DATASET.match(item.strip()):
+        if isinstance(item, str) and is_dataset_id(item.strip()):
             ids.append(item.strip())
         else:
             checker.problems.append(
-                f"{name} must be a dataset ID (a string of digits) or a list of them, got {item!r}"
+                f"{name} must be a dataset ID (a string of ASCII digits 0-9) or a list of "
+                f"them, got {item!r}"
             )
     return tuple(dict.fromkeys(ids))
 

@@ -27,6 +27,7 @@ from typing import Any, Self
 import platformdirs
 
 from fbocli.errors import LocalWriteError, LockError, StateError
+from fbocli.privatefile import not_yours
 from fbocli.quality import (
     DAY,
     FREQUENCY_DAYS,
@@ -153,22 +154,20 @@ class Journal:
                 os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise self._error("cannot open", exc) from exc
+            raise _access_error(path) or self._error("cannot open", exc) from exc
         try:
             _initialise(conn, path)
         except sqlite3.Error as exc:
             conn.close()
-            raise StateError(
-                f"journal {path} is corrupt or not an fbocli journal ({exc})",
-                hint=(
-                    "move it aside and run again; a new journal is created, but events "
-                    "sent before may then be sent again unless they fall outside the window"
-                ),
-            ) from exc
+            raise _unusable(path, exc) from exc
         except StateError:
             conn.close()
             raise
         self._conn = conn
+        self._identity = _identity(path)
+        # What the run must say at its end (a journal put back after it was deleted).
+        self.notices: list[str] = []
+        self._gone: LocalWriteError | None = None  # replaced during the run: no more writes
 
     def already_sent(
         self, dataset_id: str, keys: Sequence[tuple[str, str]]
@@ -227,6 +226,7 @@ class Journal:
         if not rows:
             return
         with self._lock:
+            self._keep_in_place()
             conn = self._connection()
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -255,6 +255,9 @@ class Journal:
     def record_run(self, run_id: str, started_at: float, summary: Mapping[str, Any]) -> None:
         """Keep one upload run's summary (``fbocli runs``)."""
         with self._lock:
+            if self._gone is not None:
+                return  # (the run already says why)
+            self._keep_in_place()
             try:
                 self._connection().execute(
                     "INSERT OR REPLACE INTO runs (run_id, started_at, summary) VALUES (?, ?, ?)",
@@ -311,6 +314,83 @@ class Journal:
         tally.upload_days = tuple(sorted(_utc_date(day * DAY) for (day,) in days))
         return tally
 
+    def keep_in_place(self) -> None:
+        """Check that the journal file is still the one opened (see record)."""
+        with self._lock:
+            self._keep_in_place()
+
+    def _keep_in_place(self) -> None:
+        """Before a write: the file at the journal's path must still be the one opened.
+
+        A journal deleted during a run (a cleaner, a mistaken ``rm``) would take every
+        record made since with it: the next run would send those events again. So the
+        database, still open, is copied whole to a new file and put back at the path,
+        and the run goes on with it (and says so, :attr:`notices`). A journal replaced
+        by another file is left alone: the copy is saved beside it, and the run stops
+        (LocalWriteError), as it cannot tell which one is right.
+        """
+        if self._gone is not None:
+            raise self._gone
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            found = None
+        except OSError:  # cannot tell: SQLite says what is wrong, if anything
+            return
+        if found is not None and (found.st_dev, found.st_ino) == self._identity:
+            return
+        conn = self._connection()
+        try:
+            copy = _copy(conn, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise LocalWriteError(
+                f"journal {self.path} was deleted or replaced during the run, and what it "
+                f"recorded could not be saved: {exc}",
+                hint="the run stopped; do not delete the journal while fbocli runs",
+            ) from None
+        self._conn = None
+        conn.close()  # (its -wal and -shm go with it: a new journal must not read them)
+        if found is None:
+            try:
+                os.link(copy, self.path)  # put back, unless a file appeared meanwhile
+            except FileExistsError:
+                pass
+            else:
+                os.unlink(copy)
+                try:
+                    self._reopen()
+                except sqlite3.Error as exc:
+                    raise self._error("cannot write", exc) from None
+                self.notices.append(
+                    f"journal {self.path} was deleted during the run: fbocli put it back "
+                    "whole, from the copy it had open (do not delete it while fbocli runs)"
+                )
+                return
+        kept = self.path.with_name(
+            f"{self.path.name}.recovered-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        )
+        os.replace(copy, kept)
+        self._gone = LocalWriteError(
+            f"journal {self.path} was replaced by another file during the run; what "
+            f"fbocli had recorded is saved as {kept}",
+            hint=(
+                f"the run stopped. If {kept.name} is the right journal (it is, unless you "
+                f"meant to replace it): mv {kept} {self.path}, then run the same command "
+                "again to send the rest"
+            ),
+        )
+        raise self._gone
+
+    def _reopen(self) -> None:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            _initialise(conn, self.path)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._identity = _identity(self.path)
+
     def count(self) -> int:
         """Number of recorded events."""
         with self._lock:
@@ -334,6 +414,8 @@ class Journal:
         self.close()
 
     def _connection(self) -> sqlite3.Connection:
+        if self._gone is not None:
+            raise self._gone
         if self._conn is None:
             raise StateError(f"journal {self.path} is closed")
         return self._conn
@@ -342,6 +424,70 @@ class Journal:
         if action == "cannot write":  # mid-run (a full disk): the run stops, exit 1
             return LocalWriteError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
         return StateError(f"{action} journal {self.path}: {exc}", hint=_STATE_HINT)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    return (found.st_dev, found.st_ino)
+
+
+def _copy(conn: sqlite3.Connection, path: Path) -> Path:
+    """A whole copy of the open database, as a new private file beside ``path``."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".copy")
+    os.close(fd)
+    copy = sqlite3.connect(name)
+    try:
+        conn.backup(copy)
+    finally:
+        copy.close()
+    return Path(name)
+
+
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> StateError:
+    """Why a journal that opened cannot be used: the owner or mode of its files (the
+    usual case after a run with sudo), really corrupt, or what SQLite says. Only a file
+    that is not a database is called corrupt: moving an intact journal aside would make
+    the next run send its events again."""
+    found = _access_error(path)
+    if found is not None:
+        return found
+    name = getattr(exc, "sqlite_errorname", "")
+    if any(name.startswith(kind) for kind in _CORRUPT):
+        return StateError(
+            f"journal {path} is corrupt or not an fbocli journal ({exc})",
+            hint=(
+                "move it aside and run again; a new journal is created, but events "
+                "sent before may then be sent again unless they fall outside the window"
+            ),
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return StateError(
+            f"journal {path} is intact but cannot be written ({exc}): it is on a "
+            "read-only file system, or marked immutable",
+            hint=f"{_KEEP_IT} Make its folder writable (mount, chattr -i), or {_STATE_HINT}",
+        )
+    return StateError(f"cannot open journal {path}: {exc}", hint=_STATE_HINT)
+
+
+_KEEP_IT = (
+    "Do not move it aside: it records what Meta already has, and a new journal would "
+    "send those events again (Meta deduplicates them only within 7 days)."
+)
+
+
+def _access_error(path: Path) -> StateError | None:
+    """The first of the journal's files (itself, -wal, -shm) that this user cannot read
+    and write, as an error that says whose it is and how to give it back; None if every
+    one can be."""
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        found = not_yours(file, path.parent)
+        if found is not None:
+            message, fix = found
+            return StateError(f"journal {message}", hint=f"this is no damage: {fix}. {_KEEP_IT}")
+    return None
 
 
 def _initialise(conn: sqlite3.Connection, path: Path) -> None:
@@ -432,6 +578,9 @@ class StateLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
+            found = not_yours(self.path, self.state_dir)
+            if found is not None:
+                raise StateError(f"lock file {found[0]}", hint=found[1]) from None
             raise StateError(
                 f"cannot open lock file {self.path}: {exc.strerror or exc}", hint=_STATE_HINT
             ) from exc

@@ -134,8 +134,7 @@ def run(
             batcher.flush()
             sink.close()
         except KeyboardInterrupt as stop:  # Ctrl-C, or a stop signal the CLI turned into one
-            sink.abort()
-            summary.count_unsent(STOPPED)
+            _wind_down(sink, summary)
             raise Interrupted(getattr(stop, "signum", signal.SIGINT)) from None
         except BaseException:
             # A fatal error (expired token, ...): wait for the senders before the journal
@@ -149,6 +148,19 @@ def run(
     if progress is not None:
         progress(summary, sum(r.bytes_read for r in readers))
     return summary
+
+
+def _wind_down(sink: Sink, summary: RunSummary) -> None:
+    """After Ctrl-C: wait for the batches on the wire (journaled as Meta acknowledges
+    them), then count what was not sent. Another Ctrl-C meanwhile does not cut this
+    short: the counts must add up and the journal must hold every acknowledged batch."""
+    while True:
+        try:
+            sink.abort()
+            break
+        except KeyboardInterrupt:
+            continue
+    summary.count_unsent(STOPPED)
 
 
 def _pool(readers: Sequence[InputReader], ctx: MapContext, tuning: Tuning) -> MappingPool | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from fbocli.errors import LocalWriteError, StateError, UsageError
+from fbocli.privatefile import not_yours, open_private
 
 REJECTS_DIR = "rejects"
 _PATTERN = "rejects-*.jsonl"
@@ -69,6 +70,13 @@ class RejectsWriter:
             with tempfile.NamedTemporaryFile(dir=self.path.parent, prefix=".probe-"):
                 pass
         except OSError as exc:
+            folder = self.path.parent
+            found = not_yours(folder, folder)
+            if found is not None:
+                raise StateError(
+                    f"cannot write the rejects file: folder {found[0]}",
+                    hint=f"{found[1]}, or pass --rejects PATH in a writable directory",
+                ) from None
             raise StateError(
                 f"cannot write the rejects file {self.path}: {exc.strerror or exc}",
                 hint="pass --rejects PATH in a writable directory, or fix the permissions",
@@ -93,8 +101,7 @@ class RejectsWriter:
             self.count += 1
 
     def _open(self) -> IO[str]:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps no looser mode
+        fd = open_private(self.path, append=True)  # 0600, whatever was there before
         return os.fdopen(fd, "a", encoding="utf-8", errors="backslashreplace")
 
     def _failed(self, exc: OSError) -> LocalWriteError:

@@ -58,6 +58,15 @@ META_EVENTS = (
 META_GRAPH_HOST = "graph.facebook.com"
 DEFAULT_GRAPH_URL = f"https://{META_GRAPH_HOST}"
 DEFAULT_API_VERSION = NEWEST  # the newest Marketing API version fbocli knows
+DATASET_ID_MAX_DIGITS = 32
+
+
+def is_dataset_id(text: str) -> bool:
+    """Whether ``text`` is a dataset ID: 1 to 32 ASCII digits. (``str.isdigit`` alone
+    would let full-width ``１２３`` and other Unicode digits through, which Meta refuses.)
+    The one check of the config's routes and of a dataset named on the command line."""
+    return 0 < len(text) <= DATASET_ID_MAX_DIGITS and text.isascii() and text.isdigit()
+
 
 # Segment semantic ecommerce event -> Meta standard event (mapping.md section 2).
 SEMANTIC_EVENTS: Mapping[str, str] = MappingProxyType(

@@ -354,10 +354,13 @@ def run_cli(
     input: str | bytes | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
+    unprivileged: bool = False,
 ) -> Run:
-    """``fbocli ARGS`` as a process, to its end."""
+    """``fbocli ARGS`` as a process, to its end; ``unprivileged``: without root's power
+    to ignore file modes (:func:`without_root_powers`)."""
+    argv = fbocli_argv(*args)
     proc = subprocess.run(
-        fbocli_argv(*args),
+        without_root_powers(argv) if unprivileged else argv,
         env=dict(env),
         input=input.encode() if isinstance(input, str) else input,
         cwd=cwd,
@@ -371,6 +374,23 @@ def run_cli(
     )
 
 
+def without_root_powers(argv: list[str]) -> list[str]:
+    """``argv`` run so that file modes stop it as they stop any user: the tests run as
+    root, who ignores them; without its capabilities (``setpriv``, util-linux) root obeys
+    them, and files owned by another uid are someone else's. Skips the test when that
+    cannot be arranged."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return argv
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing")
+    return [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+
+
 def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
     """``fbocli ARGS`` as a process left running (to be killed or interrupted)."""
     return subprocess.Popen(
@@ -380,6 +400,17 @@ def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30
+) -> None:
+    """Wait until ``condition()`` holds while ``proc`` (fbocli, to be stopped) runs."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "fbocli ended before the test could stop it"
+        assert time.monotonic() < deadline, "fbocli made no progress"
+        time.sleep(0.01)
 
 
 @dataclass

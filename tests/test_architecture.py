@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
             "mapping.phones",
             "mapping.timeparse",
             "quality",
+            "privatefile",
             # the packages' __init__ files import nothing: the leaves above use them
             "inputs",
             "mapping",

@@ -46,6 +46,18 @@ def test_routes_fan_out_and_semantic_names() -> None:
     assert s.dataset_ids == ("1234567890123456", "222", "333", "444", "555")
 
 
+@pytest.mark.parametrize(
+    "dataset", ["１２３４５６", "١٢٣", "12\u00b3", "123 456", "0x12", "1" * 33]
+)
+def test_a_dataset_id_is_ascii_digits_only(dataset: str) -> None:
+    """str.isdigit() takes full-width and other Unicode digits: Meta does not."""
+    with pytest.raises(ConfigError) as info:
+        parse_settings({"events": {"Order Completed": dataset}})
+    assert 'events."Order Completed" must be a dataset ID (a string of ASCII digits 0-9)' in str(
+        info.value
+    )
+
+
 def test_every_problem_is_reported_at_once_naming_key_and_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(

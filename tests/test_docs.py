@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 from fbocli.mapping.normalize import _GENDERS
 from fbocli.mapping.places import COUNTRY_ALIASES
@@ -30,3 +31,17 @@ def test_the_mapping_page_lists_every_alias_and_gender_word() -> None:
     ]
     assert missing == []
     assert [word for word in _GENDERS if f"`{word}`" not in page] == []
+
+
+def test_every_dedup_claim_says_how_long_meta_deduplicates(shared_dir: Path) -> None:
+    """meta-api.md: Meta deduplicates offline events only within 7 days. A claim that a
+    repeated event is harmless, without that limit, sends users to move a journal
+    aside (issue 19, item 9)."""
+    spec = (shared_dir / "spec" / "meta-api.md").read_text("utf-8")
+    assert "only within\n**7 days**" in spec
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert "**only within 7 days**" in readme
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = re.sub(r"\s+", " ", page.read_text("utf-8"))
+        for claim in re.finditer(r"[^.]*\bMeta deduplicates\b[^.]*\.?[^.]*", text):
+            assert "7 days" in claim.group(0), (page.name, claim.group(0))

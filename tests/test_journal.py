@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import stat
@@ -29,7 +28,7 @@ from fbocli.journal import (
     resolve_state_dir,
 )
 from tests.helpers import ROOT as REPO
-from tests.helpers import SAMPLE_CONFIG, in_threads, invoke, upload_args
+from tests.helpers import SAMPLE_CONFIG, in_threads, invoke, upload_args, without_root_powers
 
 
 @pytest.fixture
@@ -441,13 +440,7 @@ def test_unwritable_state_dir_is_a_state_error(tmp_path: Path) -> None:
         "except StateError as e:\n"
         "    print('StateError', e)\n"
     )
-    argv = [sys.executable, "-c", code, str(target)]
-    if os.geteuid() == 0:
-        # Root ignores file modes; without capabilities (CAP_DAC_OVERRIDE) it obeys them.
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root and setpriv (util-linux) is missing")
-        argv = [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+    argv = without_root_powers([sys.executable, "-c", code, str(target)])
     try:
         proc = subprocess.run(
             argv,

@@ -356,9 +356,93 @@ def test_pii_guard_and_non_finite_values() -> None:
         "value": 3,
         "currency": "USD",
         "order_id": "5012",
-        "billing": {"zip": "9"},
+        "billing": {},  # (a zip is contact data too)
         "list": [1],
         "note": "keep",
+    }
+
+
+CONTACT_PROPERTIES = {  # issue 19 item 8: what the guard knew nothing of before
+    "firstName": "Jane",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "LastName": "Doe",
+    "fullName": "Jane Doe",
+    "customer": {"name": "Jane Doe", "tier": "gold", "profile": {"first": "Jane"}},
+    "address": "1 Main St",
+    "street": "Main St",
+    "address2": "Apt 4",
+    "Shipping Address": {"line1": "1 Main St"},
+    "billing_city": "Providence",
+    "zip": "02903",
+    "postal_code": "02903",
+    "Postcode": "SW1A 1AA",
+    "birthday": "1990-12-31",
+    "dob": "1990-12-31",
+    "date_of_birth": "1990-12-31",
+    "ssn": "078-05-1120",
+    "cell": "401 555 0143",
+    "contact": "jane@example.org",
+    "ip": "203.0.113.7",
+    "ip_address": "203.0.113.7",
+    "clientIp": "203.0.113.7",
+    # values that are contact data under any name, at any depth
+    "ref": "(401) 555-0143",
+    "alt": "+44 20 7946 0958",
+    "note": "write to jane@example.org please",
+    "orders": [{"buyer": {"first": "Jane", "city": "Providence"}, "memo": "jane@example.org"}],
+    "jane@example.org": True,
+}
+KEPT_PROPERTIES = {  # neighbours that are not contact data, kept as they are
+    "name": "Monopoly: 3rd Edition",  # Segment's product name (the golden examples keep it)
+    "city": "Providence",  # of the store, most likely: only a person's city is dropped
+    "store": {"name": "Main St store", "city": "Providence"},
+    "tip": 3,
+    "coupon": "WELCOME5",
+    "date": "2026-12-03",
+    "sku": "8801234567890",
+    "barcode": "0012345678905",
+    "contactless": True,
+    "order_ref": "SO-2026-000123",
+    "amount_text": "1,234.56",
+    "membership": "gold",
+    "visits": [{"buyer": {"tier": "gold"}}],
+}
+
+
+def test_contact_data_in_properties_is_left_out_and_said() -> None:
+    outcome = run(track(properties={**CONTACT_PROPERTIES, **KEPT_PROPERTIES}))
+    assert outcome.status == "accepted"
+    custom = outcome.events[0].to_dict()["custom_data"]
+    assert custom == {
+        "currency": "USD",
+        **KEPT_PROPERTIES,
+        "customer": {"tier": "gold", "profile": {}},
+        "orders": [{"buyer": {}}],
+    }
+    wire = outcome.events[0].wire.decode()
+    for secret in (
+        "Jane",
+        "Doe",
+        'Main St"',
+        "02903",
+        "1990",
+        "078-05",
+        "555",
+        "203.0.113",
+        "jane@",
+    ):
+        assert secret not in wire, secret
+    dropped = {path for name, path in outcome.notes if name == "contact_data"}
+    assert dropped == {
+        *(f"properties.{key}" for key in CONTACT_PROPERTIES if key not in ("customer", "orders")),
+        "properties.customer.name",
+        "properties.customer.profile.first",
+        "properties.orders[].buyer.first",
+        "properties.orders[].buyer.city",
+        "properties.orders[].memo",
+    } - {"properties.jane@example.org"} | {
+        "properties.(a name that looks like an email or a phone number)"
     }
 
 

@@ -142,6 +142,56 @@ def test_norm_email(value: str, expected: str | None) -> None:
     assert norm_email(value) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # invisible characters a copy and paste brings: part of trimming, anywhere
+        ("\ufeffjane@example.com", "jane@example.com"),  # a byte-order mark
+        ("jane\u200b@example.com", "jane@example.com"),  # a zero-width space
+        ("jane@exam\u00adple.com", "jane@example.com"),  # a soft hyphen
+        ("\u200ejane@example.com\u2060", "jane@example.com"),  # a direction mark, word joiner
+        ("jane\x00@example.com\x00", "jane@example.com"),  # NUL
+        # the wrappers an address is copied with
+        ("Jane Doe <Jane@Example.com>", "jane@example.com"),
+        ("<jane@example.com>", "jane@example.com"),
+        ('"Doe, Jane" < jane@example.com >', "jane@example.com"),
+        ("mailto:jane@example.com", "jane@example.com"),
+        ("MAILTO:Jane@Example.com?subject=Order%2042", "jane@example.com"),
+        ("<mailto:jane@example.com>", "jane@example.com"),
+        ("Jane Doe <not an email>", None),
+        # not wrappers: kept as written (the vectors' own cases)
+        ("test<@example.com", "test<@example.com"),
+        ("test>@example.com", "test>@example.com"),
+        ("test:@example.com", "test:@example.com"),
+    ],
+)
+def test_email_trimming_takes_off_invisibles_and_wrappers(value: str, expected: str | None) -> None:
+    assert norm_email(value) == expected
+
+
+def test_the_invisible_class_is_every_format_character_and_nul() -> None:
+    """normalize._INVISIBLE is written out (fast to compile): it must be exactly NUL and
+    unicodedata's category Cf of the running Python."""
+    import sys
+    import unicodedata
+
+    from fbocli.mapping import normalize
+
+    every = (chr(c) for c in range(sys.maxunicode + 1))
+    removed = {c for c in every if normalize._INVISIBLE.fullmatch(c)}
+    assert removed == {"\0"} | {
+        chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"
+    }
+
+
+def test_only_emails_lose_invisibles_other_keys_keep_them_as_the_vectors_say() -> None:
+    """Meta's Parameter Builder keeps a NUL in a zip or an external_id (the vectors):
+    removing it there would make hashes that do not meet."""
+    assert norm_zip("ZIP\x00123", "gb") == "zip\x00123"
+    assert norm_external_id("external\x00id") == "external\x00id"
+    assert clean("\u200bUS") == "\u200bUS"
+
+
 # --- phone -----------------------------------------------------------------------------
 
 

@@ -346,3 +346,28 @@ def test_exports_mapped_by_worker_processes_give_the_same_requests(tmp_path: Pat
         assert result.read == sum(sample_expectations()[p.name]["orders"] for p in paths)
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_dataset_ids_from_the_command_line_and_rows_are_ascii_digits(tmp_path: Path) -> None:
+    """Full-width digits pass str.isdigit(), but Meta refuses them as dataset IDs."""
+    path = write(
+        tmp_path,
+        "gateway.csv",
+        "DATA_SET_ID,EVENT_NAME,EVENT_TIME,EMAIL,VALUE,CURRENCY",
+        "１２３,Purchase,2026-11-19T10:00:00Z,a@x.co,5,USD",
+        "123,Purchase,2026-11-19T10:00:00Z,b@x.co,5,USD",
+    )
+    config = tmp_path / "c.toml"
+    config.write_text('[events]\n"Order Completed" = "1"\n', encoding="utf-8")
+    result = invoke(
+        ["validate", str(path), "-c", str(config), "--now", NOW, "--dataset", "７７"],
+        tmp_path / "s",
+    )
+    assert result.exit_code == 2 and "--dataset" in result.stderr
+    assert "ASCII digits" in result.stderr
+    result = invoke(
+        ["validate", str(path), "-c", str(config), "--now", NOW, "--json"], tmp_path / "s"
+    )
+    data = summary(result)
+    assert data["reasons"] == {"invalid_dataset": 1}
+    assert list(data["datasets"]) == ["123"]

@@ -200,6 +200,8 @@ def test_named_datasets_are_checked_and_needed_without_a_config(
 ) -> None:
     bad = _quality(env, "12ab")
     assert bad.exit_code == 2 and "digit strings" in bad.stderr
+    full_width = _quality(env, "１２３４５６")
+    assert full_width.exit_code == 2 and "digit strings (ASCII 0-9)" in full_width.stderr
     none = _quality(env)
     assert none.exit_code == 2 and "no dataset" in none.stderr
     result = _quality(env, DS1, "--now", NOW, "--json")  # no config: the defaults

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from datetime import date
 from pathlib import Path
@@ -44,6 +43,7 @@ from tests.helpers import (
     start_cli,
     summary,
     upload_args,
+    wait_for,
     write_config,
     write_events,
     write_jsonl,
@@ -286,14 +286,6 @@ def test_runs_lists_past_uploads_not_dry_runs(tmp_path: Path, fake: FakeGraph) -
 # --------------------------------------------------------------------------- signals, kills
 
 
-def _wait_for(condition: Any, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert proc.poll() is None, "fbocli ended before the test could stop it"
-        assert time.monotonic() < deadline, "fbocli made no progress"
-        time.sleep(0.01)
-
-
 @pytest.mark.slow  # real processes and signals
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_stop_signal_stops_like_ctrl_c_and_a_rerun_at_once_completes(
@@ -304,7 +296,7 @@ def test_a_stop_signal_stops_like_ctrl_c_and_a_rerun_at_once_completes(
     env = cli_env(tmp_path, fake.url)
     fake.inject(Fault.delay(0.05), times=10_000)
     proc = start_cli(upload_args(tmp_path / "in.jsonl", config, "--json"), env)
-    _wait_for(lambda: fake.count() >= 40, proc)
+    wait_for(lambda: fake.count() >= 40, proc)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
@@ -332,7 +324,7 @@ def test_kill_9_with_mapping_workers_then_an_immediate_rerun_proceeds(
     env = cli_env(tmp_path, fake.url, FBOCLI_PARALLEL_MIN_BYTES="1")  # the pool starts
     fake.inject(Fault.delay(0.05), times=10_000)
     proc = start_cli(upload_args(tmp_path / "in.jsonl", config, "-q"), env)
-    _wait_for(lambda: fake.count() >= 20, proc)
+    wait_for(lambda: fake.count() >= 20, proc)
     workers = _children(proc.pid)
     assert workers, "the run started no mapping worker"
     proc.kill()

@@ -7,14 +7,17 @@ turns an :class:`FbocliError` into a message and an exit status is :func:`fail`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gc
+import io
 import json
 import os
 import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO, NoReturn
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 import click
 
@@ -33,11 +36,14 @@ from fbocli.cli.report import (
 )
 from fbocli.config import starter_config
 from fbocli.credentials import resolve_app_secret, resolve_token
-from fbocli.errors import AuthError, FbocliError, Stop, UsageError
+from fbocli.errors import AuthError, ExitStatus, FbocliError, Stop, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, resolve_state_dir
 from fbocli.pipeline import Format
 from fbocli.settings import NATIVE_PRESETS, PRESETS
 from fbocli.stats import RunSummary
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -50,8 +56,26 @@ def fail(error: FbocliError) -> NoReturn:
     sys.exit(int(error.exit_status))
 
 
+_STOPPING: list[int] = []  # the stop signal being handled, once one came
+
+
 def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: the first stops the run the graceful way (batches on
+    the wire finish and are journaled, the summary shows). Another one while that
+    happens is said and otherwise ignored: cutting the wind-down short would lose the
+    summary and the journal's last batches (``kill -9`` stays safe)."""
+    if _STOPPING:
+        with contextlib.suppress(OSError):  # (no Python-level stderr in a handler)
+            os.write(2, _STILL_STOPPING)
+        return
+    _STOPPING.append(signum)
     raise Stop(signum)
+
+
+_STILL_STOPPING = (
+    b"fbocli: stopping: the batches on the wire finish first, then the summary"
+    b" (kill -9 is safe: what Meta acknowledged is journaled)\n"
+)
 
 
 class _Group(click.Group):
@@ -127,10 +151,87 @@ def entry() -> None:
     # run the way Ctrl-C does: in-flight batches finish, the summary shows, exit 143/129.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _stop)
+    # Ctrl-C too, so that a second one cannot cut the wind-down short; unless the
+    # process was started with it ignored (nohup, a background job): that stays.
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _stop)
     try:
-        main()
+        status = _run_main()
     finally:
         gc.freeze()
+    sys.exit(status)
+
+
+def _run_main() -> int | str | None:
+    """:func:`main`, then standard output flushed; its exit status.
+
+    Standard output that cannot be written is one line on stderr, never a traceback: a
+    full disk under a cron log (ENOSPC, or ``> /dev/full``) exits 1 (or the run's own
+    failing status); a reader that went away (``fbocli runs | head -1``: EPIPE) exits
+    quietly with 141, as a program killed by SIGPIPE does.
+    """
+    _guard_stdout()
+    status: int | str | None = None
+    try:
+        try:
+            main()  # (click ends with SystemExit, success included)
+        except SystemExit as done:
+            status = done.code
+        sys.stdout.flush()  # a failed write shows here, not at the interpreter's exit
+    except StdoutError as exc:
+        _drop_stdout()
+        if exc.errno == errno.EPIPE:
+            return 128 + signal.SIGPIPE
+        click.echo(f"fbocli: error: cannot write to standard output: {exc.strerror}", err=True)
+        return status if isinstance(status, int) and status != 0 else int(ExitStatus.FAILURE)
+    return status
+
+
+class StdoutError(Exception):
+    """Standard output could not be written. No OSError: nothing on the way (click's
+    own EPIPE handling, which exits 1; a sink's write) takes it for another file's."""
+
+    def __init__(self, number: int | None, reason: str | None) -> None:
+        super().__init__(number, reason)
+        self.errno = number
+        self.strerror = reason or "write error"
+
+
+class _StdoutFile(io.FileIO):
+    """Standard output's descriptor, whose write errors say that they are stdout's."""
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise StdoutError(exc.errno, exc.strerror) from None
+
+
+def _guard_stdout() -> None:
+    """Standard output as before (encoding, errors, line buffering), through
+    :class:`_StdoutFile`."""
+    old = sys.stdout
+    try:
+        raw = _StdoutFile(old.fileno(), "w", closefd=False)
+    except (AttributeError, OSError, ValueError):  # no descriptor: left as it is
+        return
+    old.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=old.encoding,
+        errors=old.errors,
+        line_buffering=bool(old.line_buffering),
+    )
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what
+    is left cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115
 
 
 def tune_process() -> None:

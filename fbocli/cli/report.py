@@ -85,6 +85,7 @@ _UNRECOGNISED = {
     "email": (False, "not an email address: not sent"),
     "phone": (False, "not a possible phone number: not sent"),
     "birthday": (False, "not a date from 1900 to this year: not sent"),
+    "contact_data": (True, "contact data in properties: left out of custom_data"),
 }
 ROWS_PER_FIELD = 10  # the most frequent values of a field; the rest in one row
 

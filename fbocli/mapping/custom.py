@@ -1,7 +1,11 @@
 """``custom_data`` (mapping.md section 5): value, currency, contents, order id, the rest.
 
-No contact detail ever reaches ``custom_data``: properties whose key names one (at any
-depth) are dropped, and so are NaN and Infinity.
+No contact detail ever reaches ``custom_data`` (docs/mapping.md, "Contact details"):
+a property is dropped, at any depth, when its name says it holds one (``email``,
+``firstName``, ``billing_address``, ``zip``, ``dob``, ``ssn``, ``client_ip``...; a bare
+``name`` or ``city`` under a person's key such as ``customer``), or when its text holds
+an email address or is a phone number, whatever its name. What was dropped
+is said (:data:`CONTACT_NOTE`), never silently. NaN and Infinity are dropped too.
 """
 
 from __future__ import annotations
@@ -17,22 +21,87 @@ STANDARD_CUSTOM = frozenset(
     {"value", "currency", "content_type", "content_ids", "contents", "order_id"}
 )
 _CONSUMED = frozenset({"currency", "products", "product_id", "order_id", "email", "phone"})
-_PII_KEY = re.compile(r"e[-_ ]?mail|phone|mobile|^tel$|telephone", re.IGNORECASE)
 _MAX_DEPTH = 20
 _DROP = object()
 
+# A property name that holds a contact detail, matched against the name in lowercase
+# without separators (``First Name``, ``first_name``, ``firstName`` -> ``firstname``).
+_CONTACT_KEY = re.compile(
+    r"email|phone|mobile|fax|address|street|zip|postal|postcode|birth"
+    r"|contact(?!less)|socialsecurity|passport"
+    r"|^(?:mail|tel|cell|cellular|ssn|dob|ip|ipv[46]|surname|forename|fullname)$"
+    r"|^(?:first|last|given|family|middle|maiden|customer|client|buyer|billing|shipping"
+    r"|recipient|user|person|member|guest|patient|cardholder|holder|owner|payer|shopper"
+    r"|purchaser|account|contact)name$"
+    r"|^(?:billing|shipping|customer|client|user|buyer|home|mailing)city$"
+    r"|^(?:client|customer|user|remote|visitor|source|buyer)ip$"
+)
+# The names of the objects that describe a person: under one, a bare ``name`` (or
+# ``first``, ``last``, ``city``...) is that person's. Elsewhere it is not: at the top of
+# ``properties``, Segment's ecommerce events name the product ``name`` (the golden
+# examples keep it), and under ``store`` it is the store's.
+_PERSON = frozenset(
+    {
+        *("customer", "client", "buyer", "billing", "shipping", "recipient", "user"),
+        *("person", "member", "guest", "patient", "cardholder", "holder", "owner", "payer"),
+        *("shopper", "purchaser", "account", "lead", "profile", "sender", "traits"),
+    }
+)
+_PERSON_PARTS = frozenset({"name", "first", "last", "given", "family", "middle", "full", "city"})
+_SEPARATORS = re.compile(r"[^0-9a-z]+")
+# Text that is contact data whatever its name: an email address anywhere in it, or a
+# phone number as the whole text (+ and 7 or more digits, or three groups of digits:
+# (401) 555-0143, 401.555.0143, 020 7946 0958). Dates (2026-12-03), zips and plain
+# numbers (order ids, barcodes) are not phone numbers here. Each pattern runs only when
+# a cheap test lets it: an "@" in the text; a phone's first character.
+_EMAIL_IN = re.compile(r"[^@\s]@[^@\s]+\.[^@\s]")
+_PHONE = re.compile(
+    r"\s*(?:\+[1-9][0-9 ().\-]{6,20}|\(?[0-9]{2,4}\)?[ .\-][0-9]{3,4}[ .\-][0-9]{3,5})\s*$"
+)
+_PHONE_START = frozenset("+(0123456789 \t")
+_CONTACT, _PART, _PERSON_KEY = 1, 2, 4  # what a property name says (bits)
+# matchkeys.Note field of a property dropped as contact data; its value is the
+# property's path (``properties.customer.name``), never the value.
+CONTACT_NOTE = "contact_data"
+_PATH_SHOWN = 80
+HIDDEN_KEY = "(a name that looks like an email or a phone number)"
+
 
 @functools.lru_cache(maxsize=4096)  # property names repeat across events
+def key_kind(key: str) -> int:
+    """What a property name says about its value (bits): a contact detail; a part of a
+    person's details under a person's object (``name``, ``first``, ``city``...); the
+    name of a person's object (``customer``)."""
+    folded = _SEPARATORS.sub("", key.lower())
+    kind = 0
+    if _CONTACT_KEY.search(folded) or is_contact_text(key):
+        kind |= _CONTACT
+    if folded in _PERSON_PARTS:
+        kind |= _PART
+    if folded in _PERSON:
+        kind |= _PERSON_KEY
+    return kind
+
+
 def is_pii_key(key: str) -> bool:
-    """Whether a property key names a contact detail (never copied into custom_data)."""
-    return _PII_KEY.search(key) is not None
+    """Whether a property name says its value is a contact detail, wherever it is (a
+    bare ``name`` or ``city`` aside: that depends on the object it is in)."""
+    return bool(key_kind(key) & _CONTACT)
+
+
+def is_contact_text(text: str) -> bool:
+    """Whether a text holds an email address, or is a phone number."""
+    if "@" in text and _EMAIL_IN.search(text) is not None:
+        return True
+    return text[:1] in _PHONE_START and _PHONE.match(text) is not None
 
 
 def custom_data(
     event: str, properties: dict[str, Any], value: Any, value_key: str | None, currency: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The event's ``custom_data``: ``value`` (already checked), ``currency``, contents,
-    ``order_id`` and every other property that is not consumed, standard or personal."""
+    ``order_id`` and every other property that is not consumed, standard or personal;
+    and the paths of the properties dropped as contact data (mostly none)."""
     custom: dict[str, Any] = {}
     if value is not None:
         custom["value"] = value
@@ -57,15 +126,20 @@ def custom_data(
         custom["order_id"] = order_id
 
     skip = _skipped(value_key, category_used)
+    dropped: list[str] = []
     for key, item in properties.items():
-        if key in skip or is_pii_key(key):
+        if key in skip:
             continue
-        if isinstance(item, (dict, list, float)):  # what may hold a contact key or NaN
-            item = _clean(item)
+        kind = key_kind(key)
+        if kind & _CONTACT or (type(item) is str and is_contact_text(item)):
+            dropped.append(_path((None, key)))
+            continue
+        if isinstance(item, (dict, list, float)):  # what may hold contact data or NaN
+            item = _clean(item, (None, key), dropped, kind)
             if item is _DROP:
                 continue
         custom[key] = item
-    return custom
+    return custom, tuple(dict.fromkeys(dropped)) if dropped else ()
 
 
 @functools.lru_cache(maxsize=64)
@@ -130,21 +204,59 @@ def id_text(value: object) -> str | None:
     return str(value)
 
 
-def _clean(value: Any, depth: int = 0) -> Any:
-    """Copy a property for custom_data: no contact keys at any depth, no NaN/Infinity."""
+# Where a value is: (where its object is, its key); ``None`` is ``properties``. The
+# path text is made only for a value dropped.
+Where = tuple[Any, object]
+
+
+def _clean(value: Any, at: Where, dropped: list[str], parent: int = 0, depth: int = 0) -> Any:
+    """Copy a property for custom_data: no contact data at any depth, no NaN/Infinity.
+
+    ``at``: where ``value`` is, for the path of a drop noted in ``dropped``; ``parent``:
+    what the key of the object holding it says (:func:`key_kind`).
+    """
     if isinstance(value, float):
         return value if math.isfinite(value) else _DROP
+    if isinstance(value, str):
+        if is_contact_text(value):
+            dropped.append(_path(at))
+            return _DROP
+        return value
     if depth > _MAX_DEPTH:
         return _DROP
     if isinstance(value, dict):
         out = {}
+        personal = parent & _PERSON_KEY
         for key, item in value.items():
-            if isinstance(key, str) and is_pii_key(key):
+            kind = key_kind(key) if isinstance(key, str) else 0
+            if kind & _CONTACT or (personal and kind & _PART):
+                dropped.append(_path((at, key)))
                 continue
-            cleaned = _clean(item, depth + 1)
+            cleaned = _clean(item, (at, key), dropped, kind, depth + 1)
             if cleaned is not _DROP:
                 out[key] = cleaned
         return out
     if isinstance(value, list):
-        return [c for c in (_clean(i, depth + 1) for i in value) if c is not _DROP]
+        each = (at, _ITEM)
+        items = (_clean(i, each, dropped, parent, depth + 1) for i in value)
+        return [c for c in items if c is not _DROP]
     return value
+
+
+_ITEM = object()  # the key of a list's items in a Where
+
+
+def _path(at: Where) -> str:
+    """The path a report shows for a dropped property: ``properties.customer.name``,
+    ``properties.orders[].email``; a name that itself looks like contact data is not
+    shown."""
+    keys = []
+    while at is not None:
+        at, key = at
+        if key is _ITEM:
+            keys.append("[]")
+        else:
+            text = str(key)
+            keys.append("." + (HIDDEN_KEY if is_contact_text(text) else text))
+    path = "properties" + "".join(reversed(keys))
+    return path if len(path) <= _PATH_SHOWN else path[: _PATH_SHOWN - 1] + "…"

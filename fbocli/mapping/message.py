@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fbocli import wire
 from fbocli.errors import Rejected
 from fbocli.inputs.record import Native, Wording
-from fbocli.mapping.custom import custom_data, id_text
+from fbocli.mapping.custom import CONTACT_NOTE, custom_data, id_text
 from fbocli.mapping.matchkeys import (
     ABSENT,
     INTEGRATION,
@@ -40,6 +40,7 @@ from fbocli.settings import (
     PHYSICAL_STORE,
     Route,
     Settings,
+    is_dataset_id,
 )
 
 Status = Literal["accepted", "rejected", "skipped"]
@@ -236,7 +237,7 @@ def _native(
                 "--dataset names one",
             )
         for dataset_id in datasets:
-            if not (dataset_id.isascii() and dataset_id.isdigit() and len(dataset_id) <= 32):
+            if not is_dataset_id(dataset_id):
                 raise Rejected(
                     "invalid_dataset",
                     f"{words.label('dataset')} {_show(dataset_id)} is not a dataset ID (digits)",
@@ -277,7 +278,9 @@ def _accept(
         # (The legacy API cannot use a pre-hashed birthday: it takes doby/dobm/dobd.)
         detail = why_no_keys(msg, properties, ctx.this_year, words.no_keys)
         return Outcome("rejected", "no_match_keys", detail, segment_event=event, notes=notes)
-    custom = custom_data(event, properties, value, value_key, currency)
+    custom, dropped = custom_data(event, properties, value, value_key, currency)
+    if dropped:  # contact data in properties, not sent: said in the report
+        notes = (*notes, *((CONTACT_NOTE, path) for path in dropped))
     event_id = _event_id(msg, properties)
     keys = tuple(user)
     order_id = custom.get("order_id")

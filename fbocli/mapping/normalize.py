@@ -47,6 +47,17 @@ __all__ = [
 
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The same without "<" and ":": a printable address that needs no more trimming.
+_PLAIN_EMAIL = re.compile(r"[^@\s<:]+@[^@\s<:]+\.[^@\s<:]+")
+# NUL and the Unicode format characters (category Cf) of Python 3.11's Unicode 14 data:
+# invisible, never part of a value. tests/test_normalize.py checks this class against
+# unicodedata.
+_INVISIBLE = re.compile(
+    r"[\x00\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    r"\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    r"\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    r"\U000e0020-\U000e007f]"
+)
 _ASCII_DIGITS = frozenset("0123456789")
 # The gender words Meta's Parameter Builder accepts (the vectors in
 # tests/contracts/peers/normalization-vectors hold the same list), compared after
@@ -140,9 +151,37 @@ def hash_values(
 
 
 def norm_email(value: str) -> str | None:
-    """NFKC, trimmed, lowercase; None unless it looks like ``local@domain.tld``."""
+    """NFKC, trimmed, lowercase; None unless it looks like ``local@domain.tld``.
+
+    Trimming an email also removes, anywhere, the invisible characters a copy and paste
+    brings along: NUL and the Unicode format characters (category Cf: zero-width space
+    U+200B, joiners, the byte-order mark U+FEFF, soft hyphen, direction marks...). (Not
+    from the other keys: Meta's Parameter Builder keeps them in a zip or an
+    ``external_id``, and so must fbocli, for the hashes to meet.) It also takes off the
+    wrappers an address is copied with:
+    ``Jane Doe <jane@example.com>`` and ``<jane@example.com>`` give the address between
+    the angle brackets, ``mailto:jane@example.com?subject=Hi`` the address after
+    ``mailto:`` (without the query). ``test<@example.com`` is no wrapper: kept as it is.
+    """
     text = clean(value).lower()
+    # The common address: printable (no NUL, no format character) and no wrapper. (A
+    # failed test only means the slow way.)
+    if text.isprintable() and _PLAIN_EMAIL.fullmatch(text):
+        return text
+    text = _unwrapped(_INVISIBLE.sub("", text).strip())
     return text if _EMAIL.fullmatch(text) else None
+
+
+def _unwrapped(text: str) -> str:
+    """An email without its ``Name <...>`` and ``mailto:`` wrappers (trimmed, lowercase
+    text)."""
+    if text.endswith(">"):
+        start = text.rfind("<")
+        if start != -1:
+            text = text[start + 1 : -1].strip()
+    if text.startswith("mailto:"):
+        text = text[len("mailto:") :].partition("?")[0].strip()
+    return text
 
 
 def norm_gender(value: str) -> str | None:

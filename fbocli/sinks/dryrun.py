@@ -8,6 +8,7 @@ from typing import BinaryIO
 from fbocli import wire
 from fbocli.errors import LocalWriteError, StateError
 from fbocli.mapping.message import Event
+from fbocli.privatefile import open_private
 from fbocli.settings import Settings
 from fbocli.sinks import CountingSink, body_extra, request_url
 from fbocli.stats import RunSummary
@@ -29,7 +30,8 @@ class DryRunSink(CountingSink):
             path = Path(output)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._out = open(path, "wb")  # noqa: SIM115
+                # hashed match keys and custom properties: private (0600), like rejects
+                self._out = open(open_private(path), "wb")  # noqa: SIM115
             except OSError as exc:
                 raise StateError(f"cannot write --output {path}: {exc.strerror or exc}") from None
             self._owned = True
