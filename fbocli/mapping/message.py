@@ -185,21 +185,32 @@ def map_message(
     if not isinstance(msg, dict):
         return Outcome("rejected", "not_an_object", f"a JSON {_json_kind(msg)}, not an object")
     words = words or _SEGMENT_PATHS
+    routes: tuple[Route, ...] = ()
     if native is not None:
-        return _native(msg, native, ctx, source, line, dayfirst, words)
-    kind = msg.get("type")
-    if not (kind == "track" or (kind is None and "event" in msg)):
-        what = f"type {kind!r}" if kind is not None else "no type and no event"
-        return Outcome("skipped", "unsupported_type", what)
-    event = msg.get("event")
-    if not isinstance(event, str) or not event.strip():
-        detail = words.no_event or f"{words.label('event')} is {_show(event)}"
-        return Outcome("rejected", "missing_event", detail)
-    routes = ctx.routes.get(event)
-    if not routes:
-        return Outcome("skipped", "unmapped_event", f"{event!r} is not mapped", segment_event=event)
+        event = native.event_name
+        if not event:
+            return Outcome("rejected", "missing_event", words.no_event or "no event name")
+    else:
+        kind = msg.get("type")
+        if not (kind == "track" or (kind is None and "event" in msg)):
+            what = f"type {kind!r}" if kind is not None else "no type and no event"
+            return Outcome("skipped", "unsupported_type", what)
+        named = msg.get("event")
+        if not isinstance(named, str) or not named.strip():
+            detail = words.no_event or f"{words.label('event')} is {_show(named)}"
+            return Outcome("rejected", "missing_event", detail)
+        event = named
+        routes = ctx.routes.get(event, ())
+        if not routes:
+            detail = f"{event!r} is not mapped"
+            return Outcome("skipped", "unmapped_event", detail, segment_event=event)
     try:
-        return _accept(msg, event, routes, ctx, source, line, dayfirst, words, ctx.action_source)
+        rules, action_source = event, ctx.action_source
+        if native is not None:
+            routes, action_source = _native_routes(native, ctx, words)
+            # Value and currency as for Order Completed when the event is a Purchase.
+            rules = "Order Completed" if event == "Purchase" else event
+        return _accept(msg, rules, routes, ctx, source, line, dayfirst, words, action_source)
     except Rejected as rejected:
         return Outcome("rejected", rejected.reason, rejected.detail, segment_event=event)
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
@@ -207,49 +218,33 @@ def map_message(
         return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=event)
 
 
-def _native(
-    msg: dict[str, Any],
-    native: Native,
-    ctx: MapContext,
-    source: str,
-    line: int,
-    dayfirst: bool,
-    words: Wording,
-) -> Outcome:
-    """A Meta-native row (inputs.md section 2): its event name as given, its dataset and
-    action source; then every rule of an ordinary event."""
-    name = native.event_name
-    if not name:
-        return Outcome("rejected", "missing_event", words.no_event or "no event name")
+def _native_routes(
+    native: Native, ctx: MapContext, words: Wording
+) -> tuple[tuple[Route, ...], str]:
+    """A Meta-native row's routes and action source (inputs.md section 2): its event name
+    as given, its dataset and action source; every other rule is an ordinary event's."""
     action_source = native.action_source or ctx.action_source
-    try:
-        if action_source not in ctx.windows:
-            raise Rejected(
-                "invalid_action_source",
-                f"{words.label('action_source')} {_show(action_source)} is not one of "
-                + ", ".join(ACTION_SOURCES),
-            )
-        datasets = native.datasets or ctx.settings.destination.dataset
-        if not datasets:
+    if action_source not in ctx.windows:
+        raise Rejected(
+            "invalid_action_source",
+            f"{words.label('action_source')} {_show(action_source)} is not one of "
+            + ", ".join(ACTION_SOURCES),
+        )
+    datasets = native.datasets or ctx.settings.destination.dataset
+    if not datasets:
+        raise Rejected(
+            "invalid_dataset",
+            f"{words.label('dataset')} is empty, and neither [destination] dataset nor "
+            "--dataset names one",
+        )
+    for dataset_id in datasets:
+        if not is_dataset_id(dataset_id):
             raise Rejected(
                 "invalid_dataset",
-                f"{words.label('dataset')} is empty, and neither [destination] dataset nor "
-                "--dataset names one",
+                f"{words.label('dataset')} {_show(dataset_id)} is not a dataset ID (digits)",
             )
-        for dataset_id in datasets:
-            if not is_dataset_id(dataset_id):
-                raise Rejected(
-                    "invalid_dataset",
-                    f"{words.label('dataset')} {_show(dataset_id)} is not a dataset ID (digits)",
-                )
-        routes = tuple((dataset_id, name) for dataset_id in dict.fromkeys(datasets))
-        # Value and currency as for Order Completed when the event is a Purchase.
-        event = "Order Completed" if name == "Purchase" else name
-        return _accept(msg, event, routes, ctx, source, line, dayfirst, words, action_source)
-    except Rejected as rejected:
-        return Outcome("rejected", rejected.reason, rejected.detail, segment_event=name)
-    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
-        return Outcome("rejected", "invalid_value", f"unusable value: {exc}", segment_event=name)
+    routes = tuple((dataset_id, native.event_name) for dataset_id in dict.fromkeys(datasets))
+    return routes, action_source
 
 
 def _accept(
