@@ -8,7 +8,9 @@ turns an :class:`FbocliError` into a message and an exit status is :func:`fail`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
+import functools
 import gc
 import io
 import json
@@ -16,6 +18,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, NoReturn
 
@@ -262,8 +265,49 @@ def _no_stdout_rejects(ctx: click.Context, param: click.Parameter, value: str | 
     return value
 
 
+@dataclass(frozen=True)
+class RunArgs:
+    """What `upload` and `validate` share (cli.md): the inputs, where the config is, how
+    to report, and the options that go to the API as they are (:meth:`api_options`)."""
+
+    files: tuple[str, ...]
+    config: str | None
+    json_output: bool
+    quiet: bool
+    fmt: Format
+    now: str | None
+    rejects: str | None
+    strict: bool
+    state_dir: str | None
+    preset: str | None
+    columns: tuple[str, ...]
+    customers: str | None
+    datasets: tuple[str, ...]
+
+    def api_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``api.validate`` and ``api.upload`` these set."""
+        return {
+            "now": self.now,
+            "fmt": self.fmt,
+            "rejects": self.rejects,
+            "strict": self.strict,
+            "state_dir": self.state_dir,
+            "preset": self.preset,
+            "columns": self.columns,
+            "customers": self.customers,
+            "dataset": self.datasets,
+        }
+
+
 def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by `upload` and `validate` (cli.md)."""
+    """Options shared by `upload` and `validate` (cli.md), given to the command as one
+    ``run`` (:class:`RunArgs`)."""
+
+    @functools.wraps(func)
+    def packed(**kwargs: Any) -> Any:
+        shared = {name: kwargs.pop(name) for name in _RUN_ARGS}
+        return func(RunArgs(**shared), **kwargs)
+
     options = [
         click.argument("files", nargs=-1, required=True, metavar="FILE..."),
         click.option(
@@ -336,8 +380,11 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for option in reversed(options):
-        func = option(func)
-    return func
+        packed = option(packed)
+    return packed
+
+
+_RUN_ARGS = tuple(field.name for field in dataclasses.fields(RunArgs))
 
 
 def _total_bytes(inputs: tuple[str, ...]) -> int | None:
@@ -353,10 +400,10 @@ def _total_bytes(inputs: tuple[str, ...]) -> int | None:
     return total
 
 
-def _display(files: tuple[str, ...], quiet: bool, json_output: bool, dry_run: bool) -> Any:
+def _display(run: RunArgs, *, dry_run: bool) -> Any:
     return ProgressDisplay(
-        enabled=not quiet and not json_output and sys.stderr.isatty(),
-        total_bytes=_total_bytes(files),
+        enabled=not run.quiet and not run.json_output and sys.stderr.isatty(),
+        total_bytes=_total_bytes(run.files),
         dry_run=dry_run,
     )
 
@@ -367,21 +414,7 @@ def _stdin() -> BinaryIO:
 
 @main.command(epilog=_EPILOG_VALIDATE)
 @_run_options
-def validate(
-    files: tuple[str, ...],
-    config: str | None,
-    fmt: Format,
-    now: str | None,
-    rejects: str | None,
-    json_output: bool,
-    quiet: bool,
-    strict: bool,
-    state_dir: str | None,
-    preset: str | None,
-    columns: tuple[str, ...],
-    customers: str | None,
-    datasets: tuple[str, ...],
-) -> None:
+def validate(run: RunArgs) -> None:
     """Run the whole pipeline without network and report what would be sent.
 
     FILE is .jsonl/.json/.ndjson/.csv (optionally .gz), a folder of them, a quoted glob,
@@ -389,26 +422,18 @@ def validate(
     file), or when records were read but not one event could be built.
     """
     env = os.environ
-    settings = load_settings(config, env)
-    with _display(files, quiet, json_output, dry_run=True) as display:
+    settings = load_settings(run.config, env)
+    with _display(run, dry_run=True) as display:
         summary = api.validate(
-            files,
+            run.files,
             settings,
-            now=now,
-            fmt=fmt,
-            rejects=rejects,
-            state_dir=state_dir,
-            strict=strict,
+            **run.api_options(),
             stdin=_stdin(),
             progress=display,
             warn=warn,
             tuning=tuning(env),
-            preset=preset,
-            columns=columns,
-            customers=customers,
-            dataset=datasets,
         )
-    _report(summary, sys.stdout, json_output=json_output, output=None)
+    _report(summary, sys.stdout, json_output=run.json_output, output=None)
     _exit(summary)
 
 
@@ -432,19 +457,7 @@ def validate(
 )
 @click.option("--workers", type=int, metavar="N", help="Concurrent requests (overrides [upload]).")
 def upload(
-    files: tuple[str, ...],
-    config: str | None,
-    fmt: Format,
-    now: str | None,
-    rejects: str | None,
-    json_output: bool,
-    quiet: bool,
-    strict: bool,
-    state_dir: str | None,
-    preset: str | None,
-    columns: tuple[str, ...],
-    customers: str | None,
-    datasets: tuple[str, ...],
+    run: RunArgs,
     dry_run: bool,
     output: str | None,
     force: bool,
@@ -460,7 +473,7 @@ def upload(
     if output and not dry_run:
         raise UsageError("--output is only used with --dry-run")
     env = os.environ
-    settings = load_settings(config, env)
+    settings = load_settings(run.config, env)
     token = app_secret = None
     if not dry_run:
         resolved = resolve_token(env)
@@ -475,41 +488,33 @@ def upload(
         app_secret = found.secret if found is not None else None
     # With --output -, the requests are stdout's only content: the report goes to stderr.
     report_to = sys.stderr if output == "-" else sys.stdout
-    with _display(files, quiet, json_output, dry_run) as display:
+    with _display(run, dry_run=dry_run) as display:
         try:
             summary = api.upload(
-                files,
+                run.files,
                 settings,
+                **run.api_options(),
                 token=token,
                 app_secret=app_secret,
-                now=now,
                 dry_run=dry_run,
                 output=sys.stdout.buffer if output == "-" else output,
-                state_dir=state_dir,
                 force=force,
                 workers=workers,
                 batch_size=batch_size,
                 test_event_code=test_event_code,
-                fmt=fmt,
-                rejects=rejects,
-                strict=strict,
                 stdin=_stdin(),
                 progress=display,
                 warn=warn,
                 tuning=tuning(env),
-                preset=preset,
-                columns=columns,
-                customers=customers,
-                dataset=datasets,
             )
         except FbocliError as error:
             # Stopped part-way (Ctrl-C, expired token, ...): what was delivered and what
             # was not still matters to the user and to a cron job's --json.
             if error.summary is not None:
                 display.close()
-                _report(error.summary, report_to, json_output=json_output, output=output)
+                _report(error.summary, report_to, json_output=run.json_output, output=output)
             raise
-    _report(summary, report_to, json_output=json_output, output=output)
+    _report(summary, report_to, json_output=run.json_output, output=output)
     _exit(summary)
 
 
