@@ -196,8 +196,8 @@ def upload(
     config = with_overrides(config, workers, batch_size, test_event_code)
     summary = _summary(config, paths, now, dry_run=dry_run, validate=False, strict=strict)
     notes = _Notes(summary, warn)
-    secret = None if dry_run else _token(token)
-    proof_key = None if dry_run else _app_secret(app_secret, token)
+    secret = None if dry_run else _token(token, notes)
+    proof_key = None if dry_run else _app_secret(app_secret, token, notes)
     _start(config, notes)
     if (
         secret is not None
@@ -435,11 +435,12 @@ def _rejects_writer(rejects: str | Path | None, state: Path, run_id: str) -> Rej
     return RejectsWriter(default_rejects_path(state, run_id))
 
 
-def _token(token: str | Secret | None) -> Secret:
+def _token(token: str | Secret | None, notes: _Notes | None = None) -> Secret:
+    """The token given (a string is checked as every token is), else the stored one."""
     if isinstance(token, Secret) and token:
         return token
     if isinstance(token, str) and token.strip():
-        return Secret(token)
+        return _cleaned(Secret(token, "the token given"), "the token given", notes)
     resolved = resolve_token({})
     if resolved is None:
         raise AuthError(
@@ -450,12 +451,21 @@ def _token(token: str | Secret | None) -> Secret:
     return resolved.secret
 
 
-def _app_secret(app_secret: str | Secret | None, token: str | Secret | None) -> Secret | None:
+def _cleaned(secret: Secret, what: str, notes: _Notes | None) -> Secret:
+    note = secret.cleanup_note(what)
+    if note is not None and notes is not None:
+        notes.warn(note)
+    return secret
+
+
+def _app_secret(
+    app_secret: str | Secret | None, token: str | Secret | None, notes: _Notes | None = None
+) -> Secret | None:
     """The app secret given, else the stored one when the token is the stored one too."""
     if isinstance(app_secret, Secret):
         return app_secret or None
     if isinstance(app_secret, str) and app_secret.strip():
-        return Secret(app_secret)
+        return _cleaned(Secret(app_secret, "the app secret given"), "the app secret given", notes)
     if token is None or (isinstance(token, str | Secret) and not token):
         resolved = resolve_app_secret({})
         return resolved.secret if resolved is not None else None

@@ -114,21 +114,22 @@ def _read_file(path: Path) -> dict[str, Secret]:
     for key in (_FILE_KEY, _FILE_APP_SECRET_KEY):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
-            found[key] = Secret(value)
+            found[key] = Secret(value, f"the {key} in {path}")
     return found
 
 
 def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
     """The token to use: ``env``'s $FBOCLI_ACCESS_TOKEN, then the keyring, then the
     credentials file; None if none. (The CLI passes the process environment.)"""
-    from_env = env.get(ENV_VAR, "").strip()
+    from_env = Secret(env.get(ENV_VAR, ""), f"${ENV_VAR}")
     if from_env:
-        return ResolvedToken(Secret(from_env), "environment", f"${ENV_VAR}")
+        return ResolvedToken(from_env, "environment", f"${ENV_VAR}")
     backend = _usable_keyring()
     if backend is not None:
         value = _keyring_get(backend)
         if value is not None:
-            return ResolvedToken(Secret(value), "keyring", _keyring_label(backend))
+            label = _keyring_label(backend)
+            return ResolvedToken(Secret(value, f"the token in {label}"), "keyring", label)
     path = credentials_path()
     secret = _read_file(path).get(_FILE_KEY)
     if secret is not None:
@@ -140,15 +141,15 @@ def resolve_app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
     """The app secret to make ``appsecret_proof`` with, found as the token is:
     ``env``'s $FBOCLI_APP_SECRET, then the keyring, then the credentials file; None if
     none (then no proof is sent)."""
-    from_env = env.get(APP_SECRET_ENV_VAR, "").strip()
+    from_env = Secret(env.get(APP_SECRET_ENV_VAR, ""), f"${APP_SECRET_ENV_VAR}")
     if from_env:
-        return ResolvedToken(Secret(from_env), "environment", f"${APP_SECRET_ENV_VAR}")
+        return ResolvedToken(from_env, "environment", f"${APP_SECRET_ENV_VAR}")
     backend = _usable_keyring()
     if backend is not None:
         value = _keyring_get(backend, KEYRING_APP_SECRET_USER)
         if value is not None:
             label = _keyring_label(backend, KEYRING_APP_SECRET_USER)
-            return ResolvedToken(Secret(value), "keyring", label)
+            return ResolvedToken(Secret(value, f"the app secret in {label}"), "keyring", label)
     path = credentials_path()
     secret = _read_file(path).get(_FILE_APP_SECRET_KEY)
     if secret is not None:
