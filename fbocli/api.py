@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from fbocli.config import load_config
+from fbocli.config import check_graph_url, load_config
 from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
@@ -224,7 +224,7 @@ def upload(
             stop = threading.Event()
             retry = progress.retry if progress is not None else None
             client = stack.enter_context(
-                _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry)
+                _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry, clock=clock)
             )
             ready = functools.partial(_check_expiry, client, clock, notes)
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
@@ -360,8 +360,10 @@ class _Notes:
 
 
 def _start(config: Settings, notes: _Notes) -> None:
-    """What to say before a run reads anything."""
+    """What to say before a run reads anything (and a graph_url that no config check saw,
+    in settings made by hand, checked as a configured one is)."""
     destination = config.destination
+    check_graph_url(destination.graph_url, "[destination] graph_url")
     if destination.api == "offline" and destination.targets_meta:
         notes.warn(LEGACY_WARNING)
     expiring = expiry_warning(destination.api_version, datetime.now(UTC).date())
@@ -489,7 +491,10 @@ def _client(
     *,
     stop: threading.Event | None = None,
     on_retry: Callable[[float, str], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> GraphClient:
+    """``clock``: the run's time (what Meta's Date header is compared with, when Meta
+    refuses events for their time)."""
     from fbocli.graph import GraphClient, RetryPolicy
 
     def wait(seconds: float) -> None:
@@ -509,4 +514,5 @@ def _client(
         pool_size=config.upload.workers,
         sleep=wait,
         on_retry=on_retry,
+        run_clock=clock,
     )

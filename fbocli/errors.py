@@ -139,3 +139,16 @@ def _name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+MAX_MESSAGE_CHARS = 1000
+CLIP_MARKER = "… [cut: {} more characters]"
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to about ``limit`` characters, with a marker saying how much went: what
+    fbocli keeps of a message from elsewhere (Meta's, a server's), in a rejects line, a
+    failure or the summary, so a huge answer cannot grow every line that quotes it."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + CLIP_MARKER.format(len(text) - limit)
