@@ -142,13 +142,16 @@ def _name(signum: int) -> str:
 
 
 MAX_MESSAGE_CHARS = 1000
-CLIP_MARKER = "… [cut: {} more characters]"
+CLIP_MARKER = "… [cut: {:,} more characters]"
 
 
 def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """``text`` cut to about ``limit`` characters, with a marker saying how much went: what
-    fbocli keeps of a message from elsewhere (Meta's, a server's), in a rejects line, a
-    failure or the summary, so a huge answer cannot grow every line that quotes it."""
+    """``text`` in at most ``limit`` characters, the last ones a marker saying how much
+    was cut: what fbocli keeps of a message from elsewhere (Meta's, a server's) in a
+    rejects line, a failure or the summary, so a huge answer cannot grow every line that
+    quotes it. Clipping clipped text changes nothing."""
     if len(text) <= limit:
         return text
-    return text[:limit] + CLIP_MARKER.format(len(text) - limit)
+    marker = CLIP_MARKER.format(len(text))  # as long as, or longer than, the real one
+    kept = max(0, limit - len(marker))
+    return text[:kept] + CLIP_MARKER.format(len(text) - kept)

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from fbocli.errors import LocalWriteError, StateError, UsageError
+from fbocli.errors import LocalWriteError, StateError, UsageError, clip
 
 REJECTS_DIR = "rejects"
 _PATTERN = "rejects-*.jsonl"
@@ -79,7 +79,7 @@ class RejectsWriter:
             "source": source,
             "line": line,
             "reason": reason,
-            "detail": detail,
+            "detail": clip(detail),
             "record": record,
         }
         text = json.dumps(entry, ensure_ascii=False, default=str, allow_nan=True)
