@@ -966,11 +966,14 @@ class GraphClient:
                 try:
                     content = _read_body(resp)
                 finally:
+                    deadline.end()
                     resp.close()
             except (requests.RequestException, _TooLarge, OSError):
                 if deadline.fired:
                     raise TimeoutError() from None
                 raise
+        if deadline.fired:  # a body read until the connection closed may have been cut
+            raise TimeoutError()
         return _Answer(resp.status_code, resp.headers, content)
 
     def _request(
