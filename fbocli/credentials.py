@@ -96,8 +96,8 @@ def _check_private(path: Path) -> None:
         )
 
 
-def _read_file(path: Path) -> dict[str, Secret]:
-    """The secrets the credentials file holds, by key (none when there is no file)."""
+def _read_file(path: Path) -> dict[str, str]:
+    """The values the credentials file holds, by key (none when there is no file)."""
     if not path.is_file():
         return {}
     _check_private(path)
@@ -110,12 +110,21 @@ def _read_file(path: Path) -> dict[str, Secret]:
             f"cannot read the credentials file {path} ({type(error).__name__})",
             hint="run `fbocli auth` to store the token again",
         ) from None
-    found = {}
-    for key in (_FILE_KEY, _FILE_APP_SECRET_KEY):
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            found[key] = Secret(value, f"the {key} in {path}")
-    return found
+    return {
+        key: value
+        for key in (_FILE_KEY, _FILE_APP_SECRET_KEY)
+        if isinstance(value := data.get(key), str) and value.strip()
+    }
+
+
+def _from_file(path: Path, key: str) -> ResolvedToken | None:
+    """One secret of the credentials file, checked alone: a stored token that is no
+    token does not keep `fbocli auth login` from reading the app secret beside it (and
+    from replacing the token)."""
+    value = _read_file(path).get(key)
+    if value is None:
+        return None
+    return ResolvedToken(Secret(value, f"the {key} in {path}"), "file", str(path))
 
 
 def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
@@ -130,11 +139,7 @@ def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
         if value is not None:
             label = _keyring_label(backend)
             return ResolvedToken(Secret(value, f"the token in {label}"), "keyring", label)
-    path = credentials_path()
-    secret = _read_file(path).get(_FILE_KEY)
-    if secret is not None:
-        return ResolvedToken(secret, "file", str(path))
-    return None
+    return _from_file(credentials_path(), _FILE_KEY)
 
 
 def resolve_app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
@@ -150,11 +155,7 @@ def resolve_app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
         if value is not None:
             label = _keyring_label(backend, KEYRING_APP_SECRET_USER)
             return ResolvedToken(Secret(value, f"the app secret in {label}"), "keyring", label)
-    path = credentials_path()
-    secret = _read_file(path).get(_FILE_APP_SECRET_KEY)
-    if secret is not None:
-        return ResolvedToken(secret, "file", str(path))
-    return None
+    return _from_file(credentials_path(), _FILE_APP_SECRET_KEY)
 
 
 def toml_string(value: str) -> str:

@@ -238,3 +238,23 @@ def test_redact_masks_every_secret_the_process_made() -> None:
     text = f"first {TOKEN} then {other}"
     masked = redact(text)
     assert TOKEN not in masked and other not in masked and masked.count("****") == 2
+
+
+def test_a_bad_stored_token_is_refused_naming_the_file_and_login_replaces_it(
+    world: dict[str, Path], fake: FakeGraph, tmp_path: Path
+) -> None:
+    """A credentials file written by hand with a line break in the token."""
+    folder = tmp_path / "cfg" / "fbocli"
+    folder.mkdir(parents=True, mode=0o700)
+    stored = folder / "credentials.toml"
+    stored.write_text(f'access_token = "{TOKEN[:12]}\\n{TOKEN[12:]}"\n', encoding="utf-8")
+    stored.chmod(0o600)
+    env = _env(fake, tmp_path, XDG_CONFIG_HOME=str(tmp_path / "cfg"), FBOCLI_ACCESS_TOKEN="")
+    refused = invoke(upload_args(world["input"], world["config"]), world["state"], env=env)
+    assert refused.exit_code == 3, refused.output
+    assert str(stored) in refused.stderr and "a line break at position 13" in refused.stderr
+    assert_not_shown(refused.output, TOKEN)
+    login = invoke(["auth", "login", "--token-stdin"], input=TOKEN + "\n", env=env)
+    assert login.exit_code == 0, login.output
+    again = invoke(upload_args(world["input"], world["config"]), world["state"], env=env)
+    assert again.exit_code == 0, again.output
