@@ -116,6 +116,7 @@ def _pieces(value: str) -> list[str]:
     return [value[i : i + 8] for i in range(0, len(value) - 7, 4)]
 
 
+@pytest.mark.usefixtures("no_keyring")  # what login stores goes to the test's file
 @pytest.mark.parametrize("failure", sorted(CLASSES))
 def test_no_command_shows_a_traceback_or_the_token(
     failure: str, tmp_path: Path, servers: tuple[FakeGraph, BadServer]

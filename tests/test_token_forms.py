@@ -30,6 +30,11 @@ from tests.helpers import (
     write_events,
 )
 
+# The keyring is the headless server's stub in every test here, so what `auth login`
+# stores goes to the test's credentials file, never to a process-wide keyring that a
+# later test would find a token in.
+pytestmark = pytest.mark.usefixtures("no_keyring")
+
 # Forms refused: each would reach a header or a URL in a broken or dangerous way.
 REFUSED = {
     "newline inside": TOKEN[:10] + "\n" + TOKEN[10:],
