@@ -128,7 +128,11 @@ def test_dry_run_url_never_carries_userinfo(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- item 5: deadline
 
 
-@pytest.mark.parametrize("in_headers", [False, True], ids=["body", "headers"])
+@pytest.mark.parametrize(
+    "in_headers",
+    [pytest.param(False, marks=pytest.mark.slow), True],
+    ids=["body", "headers"],
+)
 def test_a_trickling_answer_ends_at_the_deadline_and_is_retried(
     in_headers: bool, tmp_path: Path, bad: BadServer
 ) -> None:
@@ -143,6 +147,7 @@ def test_a_trickling_answer_ends_at_the_deadline_and_is_retried(
     assert took < 10, took  # one try of about 2 s, then the retry
 
 
+@pytest.mark.slow
 def test_a_trickle_that_never_ends_fails_the_batch_with_the_deadline_named(
     tmp_path: Path, bad: BadServer
 ) -> None:
