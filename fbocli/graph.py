@@ -2,8 +2,12 @@
 
 One ``requests.Session`` shared by the upload workers; every request is retried
 here (backoff with full jitter, longer for rate limits, server-told waits
-honoured), bad events are isolated by bisection, and every error text is
-redacted so the access token can never leak through a message or a traceback.
+honoured), bad events are isolated by bisection (with a budget, and a stop when
+Meta's clock and the run's disagree), and every error text is redacted so the
+access token can never leak through a message or a traceback. Each try ends by
+``timeout_seconds`` from connecting to the last byte, reads at most
+:data:`MAX_RESPONSE_BYTES`, follows no redirect, and plain http (loopback only)
+ignores every proxy variable.
 """
 
 from __future__ import annotations
