@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from fbocli.config import load_config, run_options
+from fbocli.config import check_graph_url, load_config, run_options
 from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
 from fbocli.inputs.paths import expand_inputs
@@ -213,11 +213,11 @@ def upload(
     config = run_options(
         config, preset=preset, columns=columns, customers=customers, dataset=dataset
     )
-    secret = None if dry_run else _token(token)
-    proof_key = None if dry_run else _app_secret(app_secret, token)
     summary, notes = _begin(
         config, paths, now, warn, dry_run=dry_run, validate=False, strict=strict
     )
+    secret = None if dry_run else _token(token, notes)
+    proof_key = None if dry_run else _app_secret(app_secret, token, notes)
     if (
         secret is not None
         and now is not None
@@ -243,7 +243,7 @@ def upload(
             stop = threading.Event()
             retry = progress.retry if progress is not None else None
             client = stack.enter_context(
-                _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry)
+                _client(config, secret, proof_key, tuning, stop=stop, on_retry=retry, clock=clock)
             )
             ready = functools.partial(_check_expiry, client, clock, notes)
             sink = UploadSink(summary, config, client, journal, writer, stop, clock)
@@ -395,8 +395,10 @@ class _Notes:
 
 
 def _start(config: Settings, notes: _Notes) -> None:
-    """What to say before a run reads anything."""
+    """What to say before a run reads anything (and a graph_url that no config check saw,
+    in settings made by hand, checked as a configured one is)."""
     destination = config.destination
+    check_graph_url(destination.graph_url, "[destination] graph_url")
     if destination.api == "offline" and destination.targets_meta:
         notes.warn(LEGACY_WARNING)
     expiring = expiry_warning(destination.api_version, datetime.now(UTC).date())
@@ -472,11 +474,12 @@ def _rejects_writer(rejects: str | Path | None, state: Path, run_id: str) -> Rej
     return RejectsWriter(default_rejects_path(state, run_id))
 
 
-def _token(token: str | Secret | None) -> Secret:
+def _token(token: str | Secret | None, notes: _Notes | None = None) -> Secret:
+    """The token given (a string is checked as every token is), else the stored one."""
     if isinstance(token, Secret) and token:
         return token
     if isinstance(token, str) and token.strip():
-        return Secret(token)
+        return _cleaned(Secret(token, "the token given"), "the token given", notes)
     resolved = resolve_token({})
     if resolved is None:
         raise AuthError(
@@ -487,12 +490,21 @@ def _token(token: str | Secret | None) -> Secret:
     return resolved.secret
 
 
-def _app_secret(app_secret: str | Secret | None, token: str | Secret | None) -> Secret | None:
+def _cleaned(secret: Secret, what: str, notes: _Notes | None) -> Secret:
+    note = secret.cleanup_note(what)
+    if note is not None and notes is not None:
+        notes.warn(note)
+    return secret
+
+
+def _app_secret(
+    app_secret: str | Secret | None, token: str | Secret | None, notes: _Notes | None = None
+) -> Secret | None:
     """The app secret given, else the stored one when the token is the stored one too."""
     if isinstance(app_secret, Secret):
         return app_secret or None
     if isinstance(app_secret, str) and app_secret.strip():
-        return Secret(app_secret)
+        return _cleaned(Secret(app_secret, "the app secret given"), "the app secret given", notes)
     if token is None or (isinstance(token, str | Secret) and not token):
         resolved = resolve_app_secret({})
         return resolved.secret if resolved is not None else None
@@ -516,7 +528,10 @@ def _client(
     *,
     stop: threading.Event | None = None,
     on_retry: Callable[[float, str], None] | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> GraphClient:
+    """``clock``: the run's time (what Meta's Date header is compared with, when Meta
+    refuses events for their time)."""
     from fbocli.graph import GraphClient, RetryPolicy
 
     def wait(seconds: float) -> None:
@@ -536,4 +551,5 @@ def _client(
         pool_size=config.upload.workers,
         sleep=wait,
         on_retry=on_retry,
+        run_clock=clock,
     )

@@ -275,7 +275,7 @@ def device_login(
             raise AuthError(f"device login failed: {describe_error(error)}") from None
         token = answer.get("access_token")
         if isinstance(token, str) and token.strip():
-            return Secret(token)
+            return Secret(token, "the token Meta's device login returned")
         raise AuthError("device login finished without an access token")
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, tzinfo
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -193,10 +192,37 @@ def _between(low: float, high: float) -> Callable[[Any], str | None]:
 
 
 def _graph_url(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    """Why ``url`` cannot be the Graph API base URL (None: it can).
+
+    Parsed by urllib3's ``parse_url``, the parser that connects (requests uses it), so
+    what is checked is where the requests go: a backslash (``http://HOST\\@127.0.0.1``
+    is HOST to urllib3 but 127.0.0.1 to ``urlsplit``), a user name or password, a query
+    and a fragment are refused; plain http only to a loopback address. The default URL
+    is known good: urllib3 (~60 ms to import) loads only when another one is set.
+    """
+    if url.rstrip("/") == DEFAULT_GRAPH_URL:
+        return None
+    if "@" in url:  # before anything shows the URL: what precedes the @ may be a password
+        return (
+            "must not contain a user name or password (user:password@): fbocli sends "
+            "the access token, nothing else"
+        )
+    if "\\" in url:
+        return f"must not contain a backslash, got {url!r}"
+    if not url.isascii() or not url.isprintable() or " " in url:
+        return "must be a URL of visible ASCII characters (no spaces or control characters)"
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
         return f"must be an https:// URL, got {url!r}"
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme not in ("https", "http") or not parts.host or "://" not in url:
+        return f"must be an https:// URL, got {url!r}"
+    if parts.query is not None or parts.fragment is not None or "#" in url or "?" in url:
+        return f"must not have a query (?) or a fragment (#), got {url!r}"
+    if parts.scheme == "http" and not _is_loopback(parts.host):
         return (
             "must use https:// (plain http is only allowed to a loopback address, "
             f"for tests and local proxies), got {url!r}"
@@ -212,10 +238,10 @@ def check_graph_url(url: str, origin: str = "$FBOCLI_GRAPH_URL") -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 

@@ -96,8 +96,8 @@ def _check_private(path: Path) -> None:
         )
 
 
-def _read_file(path: Path) -> dict[str, Secret]:
-    """The secrets the credentials file holds, by key (none when there is no file)."""
+def _read_file(path: Path) -> dict[str, str]:
+    """The values the credentials file holds, by key (none when there is no file)."""
     if not path.is_file():
         return {}
     _check_private(path)
@@ -110,50 +110,52 @@ def _read_file(path: Path) -> dict[str, Secret]:
             f"cannot read the credentials file {path} ({type(error).__name__})",
             hint="run `fbocli auth` to store the token again",
         ) from None
-    found = {}
-    for key in (_FILE_KEY, _FILE_APP_SECRET_KEY):
-        value = data.get(key)
-        if isinstance(value, str) and value.strip():
-            found[key] = Secret(value)
-    return found
+    return {
+        key: value
+        for key in (_FILE_KEY, _FILE_APP_SECRET_KEY)
+        if isinstance(value := data.get(key), str) and value.strip()
+    }
+
+
+def _from_file(path: Path, key: str) -> ResolvedToken | None:
+    """One secret of the credentials file, checked alone: a stored token that is no
+    token does not keep `fbocli auth login` from reading the app secret beside it (and
+    from replacing the token)."""
+    value = _read_file(path).get(key)
+    if value is None:
+        return None
+    return ResolvedToken(Secret(value, f"the {key} in {path}"), "file", str(path))
 
 
 def resolve_token(env: Mapping[str, str]) -> ResolvedToken | None:
     """The token to use: ``env``'s $FBOCLI_ACCESS_TOKEN, then the keyring, then the
     credentials file; None if none. (The CLI passes the process environment.)"""
-    from_env = env.get(ENV_VAR, "").strip()
+    from_env = Secret(env.get(ENV_VAR, ""), f"${ENV_VAR}")
     if from_env:
-        return ResolvedToken(Secret(from_env), "environment", f"${ENV_VAR}")
+        return ResolvedToken(from_env, "environment", f"${ENV_VAR}")
     backend = _usable_keyring()
     if backend is not None:
         value = _keyring_get(backend)
         if value is not None:
-            return ResolvedToken(Secret(value), "keyring", _keyring_label(backend))
-    path = credentials_path()
-    secret = _read_file(path).get(_FILE_KEY)
-    if secret is not None:
-        return ResolvedToken(secret, "file", str(path))
-    return None
+            label = _keyring_label(backend)
+            return ResolvedToken(Secret(value, f"the token in {label}"), "keyring", label)
+    return _from_file(credentials_path(), _FILE_KEY)
 
 
 def resolve_app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
     """The app secret to make ``appsecret_proof`` with, found as the token is:
     ``env``'s $FBOCLI_APP_SECRET, then the keyring, then the credentials file; None if
     none (then no proof is sent)."""
-    from_env = env.get(APP_SECRET_ENV_VAR, "").strip()
+    from_env = Secret(env.get(APP_SECRET_ENV_VAR, ""), f"${APP_SECRET_ENV_VAR}")
     if from_env:
-        return ResolvedToken(Secret(from_env), "environment", f"${APP_SECRET_ENV_VAR}")
+        return ResolvedToken(from_env, "environment", f"${APP_SECRET_ENV_VAR}")
     backend = _usable_keyring()
     if backend is not None:
         value = _keyring_get(backend, KEYRING_APP_SECRET_USER)
         if value is not None:
             label = _keyring_label(backend, KEYRING_APP_SECRET_USER)
-            return ResolvedToken(Secret(value), "keyring", label)
-    path = credentials_path()
-    secret = _read_file(path).get(_FILE_APP_SECRET_KEY)
-    if secret is not None:
-        return ResolvedToken(secret, "file", str(path))
-    return None
+            return ResolvedToken(Secret(value, f"the app secret in {label}"), "keyring", label)
+    return _from_file(credentials_path(), _FILE_APP_SECRET_KEY)
 
 
 def toml_string(value: str) -> str:

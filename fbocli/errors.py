@@ -139,3 +139,19 @@ def _name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+MAX_MESSAGE_CHARS = 1000
+CLIP_MARKER = "… [cut: {:,} more characters]"
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` in at most ``limit`` characters, the last ones a marker saying how much
+    was cut: what fbocli keeps of a message from elsewhere (Meta's, a server's) in a
+    rejects line, a failure or the summary, so a huge answer cannot grow every line that
+    quotes it. Clipping clipped text changes nothing."""
+    if len(text) <= limit:
+        return text
+    marker = CLIP_MARKER.format(len(text))  # as long as, or longer than, the real one
+    kept = max(0, limit - len(marker))
+    return text[:kept] + CLIP_MARKER.format(len(text) - kept)

@@ -2,29 +2,39 @@
 
 One ``requests.Session`` shared by the upload workers; every request is retried
 here (backoff with full jitter, longer for rate limits, server-told waits
-honoured), bad events are isolated by bisection, and every error text is
-redacted so the access token can never leak through a message or a traceback.
+honoured), bad events are isolated by bisection (with a budget, and a stop when
+Meta's clock and the run's disagree), and every error text is redacted so the
+access token can never leak through a message or a traceback. Each try ends by
+``timeout_seconds`` from connecting to the last byte, reads at most
+:data:`MAX_RESPONSE_BYTES`, follows no redirect, and plain http (loopback only)
+ignores every proxy variable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import random as _random
+import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from fbocli import __version__, wire
-from fbocli.errors import ApiVersionError, AppSecretError, AuthError, FbocliError
+from fbocli.errors import ApiVersionError, AppSecretError, AuthError, FbocliError, clip
 from fbocli.secret import Secret, redact
 from fbocli.versions import NEWEST
 
@@ -38,14 +48,27 @@ ErrorKind = Literal[
     "rate_limit",
     "transient",
     "invalid",
+    "too_large",  # HTTP 413: a body limit in front of Meta; the batch is split
+    "headers_too_large",  # HTTP 431: stops the run
+    "redirect",  # 3xx: not followed; stops the run
+    "clock",  # refused for time while Meta's clock and the run's disagree: stops the run
 ]
 
 RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 613, *range(80000, 80015)})
 TRANSIENT_CODES = frozenset({1, 2})
 MAX_SERVER_WAIT = 15 * 60.0  # never trust a server-told wait beyond 15 minutes
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # Meta's answers are a few KB; more is not Meta
+MAX_CLOCK_SKEW = 5 * 60.0  # Meta's Date vs the run's clock, when Meta refuses for time
+# Meta's words when it refuses an event for its time (too old, in the future).
+_TIME_REFUSAL = re.compile(r"timestamp|event_time|too far in the past|in the future", re.I)
 USAGE_SLOWDOWN_PCT = 90.0
 USAGE_KEYS = ("call_count", "total_time", "total_cputime", "acc_id_util_pct")
 AUTH_HINT = "run `fbocli auth` to set up a new token"
+CLOCK_HINT = (
+    "the run's clock is --now when given (moving on from it), else this machine's: set "
+    "the machine's clock right (NTP: timedatectl set-ntp true), or give --now within a few "
+    "minutes of the current time; nothing more was sent, and a re-run sends what was not"
+)
 APP_SECRET_HINT = (
     "set FBOCLI_APP_SECRET to the app's secret (App settings > Basic in Meta's app "
     "dashboard), or store it with the token: "
@@ -63,6 +86,7 @@ class GraphErrorInfo:
     message: str  # error_user_msg when present, else message
     fbtrace_id: str | None = None
     is_transient: bool | None = None
+    per_event: bool = False  # Meta explained one event (error_user_msg), not the request
 
     def describe(self) -> str:
         """One line for a person: the message and the identifiers Meta support asks for."""
@@ -172,22 +196,66 @@ def parse_error(status: int, body: bytes, token: Secret | None = None) -> GraphE
         text = f"unexpected non-JSON response: {excerpt}" if excerpt else "empty response"
         return GraphErrorInfo(status, None, None, redact(text, token))
     user_msg = err.get("error_user_msg")
-    message = user_msg if isinstance(user_msg, str) and user_msg else err.get("message")
+    per_event = isinstance(user_msg, str) and bool(user_msg)
+    message = user_msg if per_event else err.get("message")
     trace = err.get("fbtrace_id")
     transient = err.get("is_transient")
     return GraphErrorInfo(
         status=status,
         code=_as_int(err.get("code")),
         subcode=_as_int(err.get("error_subcode")),
-        message=redact(str(message or "no error message"), token),
-        fbtrace_id=str(trace) if trace else None,
+        message=clip(redact(str(message or "no error message"), token)),
+        fbtrace_id=clip(str(trace), 100) if trace else None,
         is_transient=transient if isinstance(transient, bool) else None,
+        per_event=per_event,
     )
+
+
+def redirect_info(status: int, location: str | None) -> GraphErrorInfo:
+    """A redirect, in words: where it leads by host only (a URL may carry a token)."""
+    host = ""
+    if location:
+        try:
+            host = urlsplit(location.strip()).hostname or ""
+        except ValueError:
+            host = ""
+    where = f"to host {host}" if host else "to the same host" if location else "(no Location)"
+    return GraphErrorInfo(
+        status,
+        None,
+        None,
+        f"the server answered with a redirect (HTTP {status}) {where}; fbocli does not "
+        "follow redirects",
+    )
+
+
+def is_time_refusal(info: GraphErrorInfo) -> bool:
+    """Whether Meta refused an event for its time (too old, in the future)."""
+    return info.code == 100 and _TIME_REFUSAL.search(info.message) is not None
+
+
+def clock_skew(date_header: str | None, run_time: float) -> float | None:
+    """Meta's clock (its ``Date`` header) minus the run's, in seconds; None without one."""
+    if not date_header:
+        return None
+    try:
+        when = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() - run_time
 
 
 def classify(info: GraphErrorInfo) -> ErrorKind:
     """Map an error to its row of the meta-api.md error table."""
     code = info.code
+    if info.status == 413:
+        return "too_large"
+    if info.status == 431:
+        return "headers_too_large"
+    if 300 <= info.status < 400:
+        return "redirect"
     if code == 190:
         return "auth"
     if code == 100 and "appsecret_proof" in info.message.lower():
@@ -308,8 +376,146 @@ def connection_problem(exc: BaseException) -> str:
     )
 
 
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _span(seconds: float) -> str:
+    """``3 h 2 min``, ``7 min``, ``2 days 4 h``."""
+    minutes = round(seconds / 60)
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    parts += [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes or not parts else []
+    return " ".join(parts)
+
+
 def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- one try's deadline
+
+
+class _Deadline:
+    """The whole of one try (connect, headers, body) within ``seconds``.
+
+    requests' timeouts bound each socket operation, so a server that trickles a byte
+    a second never trips them. A timer shuts the try's socket down at the deadline,
+    which ends whatever read is blocked; the pools below tell it which socket that is.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._ended = False
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _watching.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end()
+
+    def end(self) -> None:
+        """The try is over (answer read, or failed): the timer must not touch the socket
+        once the connection may serve another try."""
+        with self._lock:
+            self._ended = True
+        self._timer.cancel()
+        _watching.deadline = None
+
+    def watch(self, conn: Any) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._ended:
+                return
+            self.fired = True
+            sock = getattr(self._conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+_watching = threading.local()  # the deadline of the try this thread is making
+
+
+def _watched(conn: Any) -> Any:
+    deadline = getattr(_watching, "deadline", None)
+    if deadline is not None:
+        deadline.watch(conn)
+    return conn
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watched(super()._get_conn(timeout))
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with pools whose connections a :class:`_Deadline` can end."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
+
+
+def _same(info: GraphErrorInfo | None, other: GraphErrorInfo) -> bool:
+    """The same refusal: code, subcode and message (fbtrace_id differs every time)."""
+    return info is not None and (info.code, info.subcode, info.message) == (
+        other.code,
+        other.subcode,
+        other.message,
+    )
+
+
+class _TooLarge(Exception):
+    """An answer bigger than :data:`MAX_RESPONSE_BYTES`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One HTTP answer, read whole within the try's deadline and the size cap."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def _read_body(resp: requests.Response) -> bytes:
+    """The body, in pieces, never more than :data:`MAX_RESPONSE_BYTES`."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.strip().isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise _TooLarge()
+    pieces: list[bytes] = []
+    size = 0
+    for piece in resp.iter_content(64 * 1024):
+        size += len(piece)
+        if size > MAX_RESPONSE_BYTES:
+            raise _TooLarge()
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 # ---------------------------------------------------------------- the client
@@ -390,7 +596,10 @@ class GraphClient:
         random: Callable[[], float] = _random.random,
         on_retry: Callable[[float, str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        run_clock: Callable[[], float] | None = None,
     ) -> None:
+        """``run_clock``: the run's time (``--now`` moving on, else the system's), which
+        Meta's ``Date`` is compared with when Meta refuses events for their time."""
         self._base = f"{graph_url.rstrip('/')}/{api_version.strip('/')}"
         self._api_version = api_version
         self._token = token
@@ -398,6 +607,8 @@ class GraphClient:
         # Sent with every call that carries the token, when there is an app secret.
         self._proof = appsecret_proof(token, app_secret) if token and app_secret else None
         self._timeout = (min(10.0, timeout), timeout)
+        self._deadline = timeout  # the whole of one try: connect, headers and body
+        self._run_clock = run_clock
         self._policy = policy
         self._sleep = sleep
         self._random = random
@@ -406,10 +617,15 @@ class GraphClient:
         self._missing: dict[str, Failure] = {}  # dataset -> why, once Meta said it is gone
         self._missing_lock = threading.Lock()
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, pool_size))
+        adapter = _Adapter(pool_connections=1, pool_maxsize=max(1, pool_size))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers["User-Agent"] = f"fbocli/{__version__}"
+        if self._base.lower().startswith("http://"):
+            # Plain http goes to loopback only (config.py), and never through a proxy:
+            # HTTP_PROXY would get the token and every body in clear text (and its answer
+            # would count as Meta's). trust_env=False ignores every proxy variable.
+            self._session.trust_env = False
         self._with_token = _Authorization(f"Bearer {token.reveal()}" if token else None)
         self._without_token = _Authorization(None)
 
@@ -496,18 +712,38 @@ class GraphClient:
         api: Api,
         result: BatchResult,
     ) -> None:
+        out = self._post(dataset_id, events, indices, extra)
+        if out is not None:
+            self._settle(dataset_id, events, indices, extra, api, result, out)
+        else:
+            self._fail_missing(dataset_id, indices, result)
+
+    def _post(
+        self, dataset_id: str, events: Sequence[bytes], indices: range, extra: Mapping[str, Any]
+    ) -> _Outcome | None:
+        """The answer to these events (None: the dataset is known to be missing)."""
         with self._missing_lock:
-            missing = self._missing.get(dataset_id)
-        if missing is not None:
-            result.failed.extend((i, missing) for i in indices)
-            return
+            if dataset_id in self._missing:
+                return None
         body = wire.body(extra, [events[i] for i in indices])
-        out = self._request(
-            "POST",
-            f"{dataset_id}/events",
-            body=body,
-            bearer=True,
-        )
+        return self._request("POST", f"{dataset_id}/events", body=body, bearer=True)
+
+    def _fail_missing(self, dataset_id: str, indices: range, result: BatchResult) -> None:
+        with self._missing_lock:
+            failure = self._missing[dataset_id]
+        result.failed.extend((i, failure) for i in indices)
+
+    def _settle(
+        self,
+        dataset_id: str,
+        events: Sequence[bytes],
+        indices: range,
+        extra: Mapping[str, Any],
+        api: Api,
+        result: BatchResult,
+        out: _Outcome,
+    ) -> None:
+        """What Meta's answer to these events means for each of them."""
         result.retries += out.retries
         if out.body is not None:
             self._acknowledge(out.body, indices, api, result)
@@ -524,17 +760,69 @@ class GraphClient:
                 out.info,
             )
             with self._missing_lock:
-                failure = self._missing.setdefault(dataset_id, failure)
-            result.failed.extend((i, failure) for i in indices)
+                self._missing.setdefault(dataset_id, failure)
+            self._fail_missing(dataset_id, indices, result)
+        elif out.kind == "too_large" and out.info is not None:
+            if len(indices) > 1:  # a body limit in front of Meta: halves are smaller
+                self._bisect(dataset_id, events, indices, extra, api, result, None)
+                return
+            failure = Failure(
+                "the event alone is larger than the server in front of Meta accepts "
+                f"(HTTP 413); raise its body size limit ({out.info.ids()})",
+                out.info,
+            )
+            result.failed.append((indices[0], failure))
         elif out.kind == "invalid" and out.info is not None:
             if len(indices) == 1:
                 result.rejected.append((indices[0], out.info.message))
                 return
-            mid = len(indices) // 2
-            self._send_slice(dataset_id, events, indices[:mid], extra, api, result)
-            self._send_slice(dataset_id, events, indices[mid:], extra, api, result)
+            self._bisect(dataset_id, events, indices, extra, api, result, out.info)
         else:
             self._raise_fatal(out, dataset_id)
+
+    def _bisect(
+        self,
+        dataset_id: str,
+        events: Sequence[bytes],
+        indices: range,
+        extra: Mapping[str, Any],
+        api: Api,
+        result: BatchResult,
+        refused: GraphErrorInfo | None,
+    ) -> None:
+        """Send each half of refused events again, to isolate the bad ones.
+
+        With a budget: when Meta's refusal was not about one event (no
+        ``error_user_msg``) and both halves get the very same refusal, the error is the
+        request's, not an event's, and splitting on would cost two requests per event:
+        every event of these halves fails with it instead (a re-run sends them again).
+        """
+        mid = len(indices) // 2
+        halves = (indices[:mid], indices[mid:])
+        outs = [self._post(dataset_id, events, half, extra) for half in halves]
+        if (
+            refused is not None
+            and not refused.per_event
+            and all(
+                out is not None and out.kind == "invalid" and _same(out.info, refused)
+                for out in outs
+            )
+        ):
+            for out in outs:
+                assert out is not None
+                result.retries += out.retries
+            failure = Failure(
+                "Meta refused every part of the batch with the same error, which is not "
+                f"about one event: {refused.message}",
+                refused,
+            )
+            result.failed.extend((i, failure) for i in indices)
+            return
+        for half, out in zip(halves, outs, strict=True):
+            if out is None:
+                self._fail_missing(dataset_id, half, result)
+            else:
+                self._settle(dataset_id, events, half, extra, api, result, out)
 
     @staticmethod
     def _acknowledge(body: dict[str, Any], indices: range, api: Api, result: BatchResult) -> None:
@@ -587,12 +875,46 @@ class GraphClient:
                     "then run `fbocli auth status`"
                 ),
             ) from None
+        if out.kind == "clock":
+            raise GraphError(self._text(out.reason), info=info, hint=CLOCK_HINT) from None
+        if out.kind == "redirect":
+            raise GraphError(
+                self._text(f"Graph API request failed: {detail}"),
+                info=info,
+                hint="check graph_url ($FBOCLI_GRAPH_URL): set it to where the redirect leads "
+                "if that is right",
+            ) from None
+        if out.kind == "headers_too_large":
+            raise GraphError(
+                "the server in front of Meta refused the request's headers as too large "
+                f"(HTTP 431): {detail}",
+                info=info,
+                hint="a proxy or load balancer between fbocli and Meta limits header size "
+                "(nginx: large_client_header_buffers); raise it",
+            ) from None
         raise GraphError(self._text(f"Graph API request failed: {detail}"), info=info) from None
+
+    def _clock_problem(self, info: GraphErrorInfo, headers: Mapping[str, str]) -> str | None:
+        """Why to stop, when Meta refused an event for its time and its clock (``Date``)
+        and the run's disagree by more than :data:`MAX_CLOCK_SKEW`: every batch would be
+        refused alike. None otherwise (then that event is Meta's to refuse)."""
+        if self._run_clock is None or not is_time_refusal(info):
+            return None
+        run_time = self._run_clock()
+        skew = clock_skew(headers.get("Date"), run_time)
+        if skew is None or abs(skew) <= MAX_CLOCK_SKEW:
+            return None
+        side = "ahead of" if skew > 0 else "behind"
+        return (
+            f"Meta refused events for their time ({info.message}), and Meta's clock "
+            f"({_stamp(run_time + skew)}, from its Date header) is {_span(abs(skew))} "
+            f"{side} this run's clock ({_stamp(run_time)})"
+        )
 
     def _body_or_raise(self, out: _Outcome, path: str) -> dict[str, Any]:
         if out.body is not None:
             return out.body
-        if out.kind in ("auth", "app_secret", "version"):
+        if out.kind in ("auth", "app_secret", "version", "redirect", "headers_too_large"):
             self._raise_fatal(out, None)
         raise GraphError(
             self._text(f"Graph API request {path} failed: {out.describe()}"),
@@ -626,20 +948,37 @@ class GraphClient:
         data: dict[str, str] | None,
         params: Mapping[str, str] | None,
         bearer: bool,
-    ) -> requests.Response:
+    ) -> _Answer:
+        """One try, whole within the deadline; raises requests' exceptions, _TooLarge, or
+        TimeoutError when the deadline ended it."""
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if bearer and self._proof is not None:
             params = {**(params or {}), "appsecret_proof": self._proof}
-        return self._session.request(
-            method,
-            url,
-            data=body if body is not None else data,
-            params=params,
-            headers=headers,
-            auth=self._with_token if bearer else self._without_token,
-            timeout=self._timeout,
-            allow_redirects=False,
-        )
+        with _Deadline(self._deadline) as deadline:
+            try:
+                resp = self._session.request(
+                    method,
+                    url,
+                    data=body if body is not None else data,
+                    params=params,
+                    headers=headers,
+                    auth=self._with_token if bearer else self._without_token,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                try:
+                    content = _read_body(resp)
+                finally:
+                    deadline.end()
+                    resp.close()
+            except (requests.RequestException, _TooLarge, OSError):
+                if deadline.fired:
+                    raise TimeoutError() from None
+                raise
+        if deadline.fired:  # a body read until the connection closed may have been cut
+            raise TimeoutError()
+        return _Answer(resp.status_code, resp.headers, content)
 
     def _request(
         self,
@@ -666,16 +1005,22 @@ class GraphClient:
                 resp = self._send_once(
                     method, url, body=body, data=data, params=params, bearer=bearer
                 )
-            except requests.Timeout:
-                reason = f"no response within {self._timeout[1]:g} s"
+            except (TimeoutError, requests.Timeout):
+                reason = f"no complete response within {self._deadline:g} s"
+            except requests.exceptions.ChunkedEncodingError:
+                reason = "response cut short (the connection closed before its end)"
+            except requests.exceptions.ContentDecodingError:
+                reason = "response could not be decoded (a broken compressed body)"
+            except _TooLarge:
+                reason = f"response larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MB"
             except requests.ConnectionError as exc:
                 reason = connection_problem(exc)
-            except requests.RequestException as exc:
+            except (requests.RequestException, OSError) as exc:
                 text = self._text(f"request failed: {_shorten(str(exc))}")
                 return _Outcome(None, None, "broken", text, attempt)
             else:
                 self._note_usage(resp.headers)
-                if 200 <= resp.status_code < 300:
+                if 200 <= resp.status < 300:
                     try:
                         doc = json.loads(resp.content)
                     except ValueError:
@@ -683,12 +1028,18 @@ class GraphClient:
                     if isinstance(doc, dict):
                         return _Outcome(doc, None, "ok", "", attempt)
                     info = GraphErrorInfo(
-                        resp.status_code, None, None, "success response was not a JSON object"
+                        resp.status, None, None, "success response was not a JSON object"
                     )
                     kind: ErrorKind = "transient"
+                elif 300 <= resp.status < 400:
+                    info = redirect_info(resp.status, resp.headers.get("Location"))
+                    kind = "redirect"
                 else:
-                    info = parse_error(resp.status_code, resp.content, self._token)
+                    info = parse_error(resp.status, resp.content, self._token)
                     kind = classify(info)
+                    late = self._clock_problem(info, resp.headers) if kind == "invalid" else None
+                    if late is not None:
+                        return _Outcome(None, info, "clock", late, attempt)
                 if kind not in ("transient", "rate_limit"):
                     return _Outcome(None, info, kind, info.message, attempt)
                 rate_limited = kind == "rate_limit"

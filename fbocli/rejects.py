@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from fbocli.errors import LocalWriteError, StateError, UsageError
+from fbocli.errors import LocalWriteError, StateError, UsageError, clip
 from fbocli.privatefile import not_yours, open_private
 
 REJECTS_DIR = "rejects"
@@ -87,7 +87,7 @@ class RejectsWriter:
             "source": source,
             "line": line,
             "reason": reason,
-            "detail": detail,
+            "detail": clip(detail),
             "record": record,
         }
         text = json.dumps(entry, ensure_ascii=False, default=str, allow_nan=True)

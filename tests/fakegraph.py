@@ -1127,6 +1127,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: tests and benchmarks do not want a line per request."""
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header tells Meta's clock: the fake's ``now`` when it has one."""
+        return super().date_time_string(self.graph._now_time() if timestamp is None else timestamp)
+
     def do_GET(self) -> None:
         self._serve("GET")
 

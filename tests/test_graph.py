@@ -637,7 +637,9 @@ def test_parse_error_prefers_the_user_message() -> None:
         }
     ).encode()
     info = parse_error(400, body)
-    assert info == GraphErrorInfo(400, 100, 2804019, "The event time is too old", "AbC", False)
+    assert info == GraphErrorInfo(
+        400, 100, 2804019, "The event time is too old", "AbC", False, per_event=True
+    )
     assert (
         info.describe() == "The event time is too old (code 100, subcode 2804019, fbtrace_id AbC)"
     )

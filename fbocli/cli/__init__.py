@@ -26,7 +26,9 @@ import click
 
 from fbocli import __version__, api
 from fbocli.cli.auth import auth
+from fbocli.cli.environment import app_secret as find_app_secret
 from fbocli.cli.environment import load_settings, tuning, warn
+from fbocli.cli.environment import token as find_token
 from fbocli.cli.progress import ProgressDisplay
 from fbocli.cli.quality import quality
 from fbocli.cli.report import (
@@ -38,10 +40,10 @@ from fbocli.cli.report import (
     validate_sections,
 )
 from fbocli.config import starter_config
-from fbocli.credentials import resolve_app_secret, resolve_token
 from fbocli.errors import AuthError, ExitStatus, FbocliError, Stop, UsageError
 from fbocli.journal import JOURNAL_FILE, Journal, resolve_state_dir
 from fbocli.pipeline import Format
+from fbocli.secret import redact
 from fbocli.settings import NATIVE_PRESETS, PRESETS
 from fbocli.stats import RunSummary
 
@@ -52,11 +54,26 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def fail(error: FbocliError) -> NoReturn:
-    """The single boundary: an FbocliError becomes a message on stderr and its exit status."""
-    click.echo(f"fbocli: error: {error.message}", err=True)
+    """The single boundary: an FbocliError becomes a message on stderr and its exit status.
+    Every secret the process knows is masked in what is shown (:func:`redact`)."""
+    click.echo(f"fbocli: error: {redact(error.message)}", err=True)
     if error.hint:
-        click.echo(f"hint: {error.hint}", err=True)
+        click.echo(f"hint: {redact(error.hint)}", err=True)
     sys.exit(int(error.exit_status))
+
+
+def internal_error(exc: Exception) -> FbocliError:
+    """What fbocli did not expect, as one line (no traceback: it could show a secret)."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:299] + "…"
+    return FbocliError(
+        f"internal error: {type(exc).__name__}: {text}"
+        if text
+        else f"internal error: {type(exc).__name__}",
+        hint="this is a bug in fbocli: please report it with the command you ran (never the "
+        "token); what Meta acknowledged is journaled, so running it again is safe",
+    )
 
 
 _STOPPING: list[int] = []  # the stop signal being handled, once one came
@@ -87,6 +104,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except FbocliError as error:
             fail(error)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors, --help, --version
+        except Exception as exc:
+            fail(internal_error(exc))
         except KeyboardInterrupt as stop:
             signum = getattr(stop, "signum", signal.SIGINT)
             what = "interrupted" if signum == signal.SIGINT else f"stopped by signal {signum}"
@@ -476,7 +497,7 @@ def upload(
     settings = load_settings(run.config, env)
     token = app_secret = None
     if not dry_run:
-        resolved = resolve_token(env)
+        resolved = find_token(env)
         if resolved is None:
             raise AuthError(
                 "no access token",
@@ -484,7 +505,7 @@ def upload(
                 "FBOCLI_ACCESS_TOKEN (a dry run needs none: --dry-run)",
             )
         token = resolved.secret
-        found = resolve_app_secret(env)  # for appsecret_proof, when the app requires it
+        found = find_app_secret(env)  # for appsecret_proof, when the app requires it
         app_secret = found.secret if found is not None else None
     # With --output -, the requests are stdout's only content: the report goes to stderr.
     report_to = sys.stderr if output == "-" else sys.stdout

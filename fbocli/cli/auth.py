@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fbocli import versions
-from fbocli.cli.environment import load_settings, tuning
+from fbocli.cli.environment import app_secret as find_app_secret
+from fbocli.cli.environment import cleaned, load_settings, tuning
+from fbocli.cli.environment import token as find_token
 from fbocli.config import check_graph_url, find_config
 from fbocli.credentials import (
     APP_SECRET_ENV_VAR,
@@ -26,7 +28,6 @@ from fbocli.credentials import (
     ResolvedToken,
     delete_token,
     resolve_app_secret,
-    resolve_token,
     store_token,
 )
 from fbocli.errors import AppSecretError, AuthError, FbocliError, UsageError
@@ -208,7 +209,7 @@ def _verify_and_store(
     stored stays.
     """
     stored = resolve_app_secret({})
-    environment = resolve_app_secret(os.environ)
+    environment = find_app_secret(os.environ)
     using = app_secret or (environment.secret if environment else None)
     click.echo("Checking the token with Meta...")
     try:
@@ -217,13 +218,12 @@ def _verify_and_store(
         if app_secret is not None or not _terminal(ctx):
             raise
         click.echo(f"Meta: {error.message}")
-        app_secret = Secret(
-            click.prompt(
-                "The token's app requires its app secret (App settings > Basic); "
-                "paste it (input hidden)",
-                hide_input=True,
-            )
+        pasted = click.prompt(
+            "The token's app requires its app secret (App settings > Basic); "
+            "paste it (input hidden)",
+            hide_input=True,
         )
+        app_secret = cleaned(Secret(pasted, "the app secret entered"), "the app secret entered")
         if not app_secret:
             raise UsageError("no app secret was entered") from None
         report = _verify(target, secret, app_secret)
@@ -302,7 +302,7 @@ def auth(ctx: click.Context, config: str | None, no_keyring: bool) -> None:
             hint="pipe it in instead: fbocli auth login --token-stdin < token.txt",
         )
     value = click.prompt("Paste the access token (input hidden)", hide_input=True)
-    secret = Secret(value)
+    secret = cleaned(Secret(value, "the token entered"), "the token entered")
     if not secret:
         raise UsageError("no access token was entered")
     _verify_and_store(ctx, target, secret, None, no_keyring=no_keyring)
@@ -345,7 +345,8 @@ def login(
     target = _target(config)
     app_secret = None
     if token_stdin:
-        secret = Secret(sys.stdin.readline())
+        where = "the token on standard input"
+        secret = cleaned(Secret(_line(sys.stdin.readline()), where), where)
         if not secret:
             raise UsageError("no access token on standard input")
         app_secret = _read_app_secret(app_secret_stdin)
@@ -367,7 +368,8 @@ def _read_app_secret(asked: bool) -> Secret | None:
     """The app secret from the next line of stdin, with --app-secret-stdin."""
     if not asked:
         return None
-    app_secret = Secret(sys.stdin.readline())
+    where = "the app secret on standard input"
+    app_secret = cleaned(Secret(_line(sys.stdin.readline()), where), where)
     if not app_secret:
         raise UsageError(
             "--app-secret-stdin: no app secret on standard input",
@@ -376,6 +378,12 @@ def _read_app_secret(asked: bool) -> Secret | None:
             "--token-stdin --app-secret-stdin",
         )
     return app_secret
+
+
+def _line(text: str) -> str:
+    """A line read from stdin without its line ending (the one thing a line must end
+    with: what else surrounds the value is for :class:`Secret` to judge)."""
+    return text.removesuffix("\n").removesuffix("\r")
 
 
 def _show_code(code: DeviceCode) -> None:
@@ -451,10 +459,11 @@ def status(ctx: click.Context, config: str | None, as_json: bool) -> None:
     expired or lacks ads_management, 1 when a configured dataset is not accessible.
     """
     target = _target(_inherit(ctx, "config", config))
-    resolved = resolve_token(os.environ)
-    app_secret = resolve_app_secret(os.environ)
     expiring = versions.expiry_warning(target.api_version, datetime.now(UTC).date())
+    resolved: ResolvedToken | None = None
     try:
+        resolved = find_token(os.environ)
+        app_secret = find_app_secret(os.environ)
         if resolved is None:
             raise AuthError(
                 "no access token found",

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 import click
 
 from fbocli.config import find_config, load_config, no_config_error
+from fbocli.credentials import ResolvedToken, resolve_app_secret, resolve_token
 from fbocli.errors import UsageError
 from fbocli.pipeline import POOL_MIN_BYTES, Tuning
+from fbocli.secret import Secret
 from fbocli.settings import Settings
 
 
@@ -42,3 +44,28 @@ def tuning(env: Mapping[str, str]) -> Tuning:
 def warn(message: str) -> None:
     """Warnings go to stderr even with --quiet: they predict trouble cron mail should say."""
     click.echo(f"fbocli: warning: {message}", err=True)
+
+
+def token(env: Mapping[str, str]) -> ResolvedToken | None:
+    """The access token of cli.md's resolution order (a value that is no token: AuthError,
+    exit 3), with a warning when what a paste adds had to be removed from it."""
+    found = resolve_token(env)
+    if found is not None:
+        cleaned(found.secret, found.location)
+    return found
+
+
+def app_secret(env: Mapping[str, str]) -> ResolvedToken | None:
+    """The app secret, found as :func:`token` finds the token."""
+    found = resolve_app_secret(env)
+    if found is not None:
+        cleaned(found.secret, found.location)
+    return found
+
+
+def cleaned(secret: Secret, what: str) -> Secret:
+    """``secret``, after a warning when something was removed from around it."""
+    note = secret.cleanup_note(what)
+    if note is not None:
+        warn(note)
+    return secret

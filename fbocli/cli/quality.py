@@ -11,10 +11,12 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from fbocli import api
+from fbocli.cli.environment import app_secret as find_app_secret
 from fbocli.cli.environment import load_settings, tuning
+from fbocli.cli.environment import token as find_token
 from fbocli.cli.report import check_section, render, scores_sections
 from fbocli.config import check_graph_url, find_config
-from fbocli.credentials import ENV_VAR, resolve_app_secret, resolve_token
+from fbocli.credentials import ENV_VAR
 from fbocli.errors import AuthError, FbocliError
 from fbocli.settings import DEFAULT_GRAPH_URL, Destination, Settings
 
@@ -77,8 +79,8 @@ def quality(
     """
     env = os.environ
     settings = _settings(config)
-    resolved = resolve_token(env)
-    app_secret = resolve_app_secret(env)
+    resolved = find_token(env)
+    app_secret = find_app_secret(env)
 
     def ask(meta: bool) -> QualityReport:
         return api.quality(

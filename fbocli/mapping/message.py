@@ -44,6 +44,9 @@ from fbocli.settings import (
 )
 
 Status = Literal["accepted", "rejected", "skipped"]
+# The most one event may weigh as sent (an ordinary one is under 2 KB, an order with a
+# hundred contents ~20 KB): a bigger one is a property that holds a file, not a fact.
+MAX_EVENT_BYTES = 64 * 1024
 
 
 class Event(tuple[str, str, str, int, bytes, str, int, int]):
@@ -284,9 +287,26 @@ def _accept(
     for dataset_id, name in routes:
         built = ctx.build(name, event_time, event_id, user, custom, ldu, action_source)
         encoded = wire.dumps(built)
+        if len(encoded) > MAX_EVENT_BYTES:
+            detail = _too_large(len(encoded), custom)
+            return Outcome("rejected", "too_large", detail, segment_event=event, notes=notes)
         events.append(Event((dataset_id, name, event_id, event_time, encoded, source, line, facts)))
     return Outcome(
         "accepted", "", "", events, event, routes, keys, event_time, notes, facts, order_id
+    )
+
+
+def _too_large(size: int, custom: Mapping[str, Any]) -> str:
+    """Why an event is too large, naming its largest property (only then measured)."""
+    largest = max(custom, key=lambda key: len(wire.dumps(custom[key])), default=None)
+    where = (
+        f": property {largest!r} is the largest ({len(wire.dumps(custom[largest])):,} bytes)"
+        if largest is not None
+        else ""
+    )
+    return (
+        f"the event is {size:,} bytes as sent, more than the {MAX_EVENT_BYTES:,} fbocli "
+        f"sends for one event{where}; shorten that property or leave it out"
     )
 
 

@@ -13,6 +13,7 @@ from fbocli.errors import FbocliError
 from fbocli.journal import Journal
 from fbocli.mapping.message import Event
 from fbocli.rejects import RejectsWriter
+from fbocli.secret import redact
 from fbocli.settings import Settings
 from fbocli.sinks import body_extra
 from fbocli.stats import STOPPED, RunSummary
@@ -114,7 +115,8 @@ class UploadSink:
             self._set_fatal(error)
             unsettled = f"not sent: {error.message}"
         except Exception as exc:  # a bug must not lose the count of a batch
-            unsettled = f"not sent: internal error {exc.__class__.__name__}: {exc}"
+            text = redact(" ".join(str(exc).split()))[:300]
+            unsettled = f"not sent: internal error {exc.__class__.__name__}: {text}"
         self._settle(dataset_id, batch, batch_id, result, Failure(unsettled))
 
     def _settle(
