@@ -106,6 +106,8 @@ class _Group(click.Group):
             fail(error)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: usage errors, --help, --version
+        except StdoutError:
+            raise  # said (or, for a closed pipe, not said) once stdout is given up: _run_main
         except Exception as exc:
             fail(internal_error(exc))
         except KeyboardInterrupt as stop:
