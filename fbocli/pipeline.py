@@ -97,6 +97,7 @@ def run(
                 stdin=stdin,
                 datasets=settings.destination.dataset,
                 customers=customers,
+                max_record_bytes=settings.input.max_record_bytes,
             )
             readers.append(stack.enter_context(reader))
             tell(reader)
