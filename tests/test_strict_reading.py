@@ -175,6 +175,40 @@ def test_a_header_row_with_a_stray_quote_is_read_as_its_line(tmp_path: Path, con
     )
 
 
+SQUARE_HEADER = "Date,Time,Time Zone,Total Collected,Transaction ID,Event Type,Customer ID"
+
+
+def test_the_customer_file_is_read_strictly_too(tmp_path: Path) -> None:
+    """A stray quote in the customer list costs that customer, not every customer after
+    it (who would then be 'not in the customer file')."""
+    sales = [SQUARE_HEADER]
+    people = ["Square Customer ID,Email Address,Note"]
+    for i in range(6):
+        sales.append(f"2026-11-18,09:00:00,Paris,$5.00,T{i},Payment,C{i}")
+        people.append(f"C{i},c{i}@example.com," + ('"VIP' if i == 1 else "ok"))
+    path = write_csv(tmp_path / "transactions.csv", sales)
+    customers = write_csv(tmp_path / "customers.csv", people)
+    config = write_config(tmp_path / "fbocli.toml", routes=f'"Order Completed" = "{DS1}"')
+    result = validate(tmp_path, str(path), config=config, extra=("--customers", str(customers)))
+    data = summary(result)
+    assert data["csv"][0]["customers"]["joined"] == 5
+    assert data["reasons"] == {"no_match_keys": 1}  # C1 alone
+    assert (
+        f'fbocli: warning: {customers}: line 3: the `Note` cell opens a quote (") at line 3 '
+        "that is never closed; left out" in result.stderr
+    )
+
+
+def test_dev_zero_as_the_customer_file_ends_with_a_clear_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "transactions.csv", [SQUARE_HEADER])
+    config = write_config(tmp_path / "fbocli.toml")
+    args = upload_args(path, config, "--customers", "/dev/zero", command="validate")
+    run = run_cli(args, cli_env(tmp_path), timeout=60)
+    assert run.code == 2
+    assert run.stderr.startswith("fbocli: error: /dev/zero: line 1: more than 4,000,000 bytes")
+    assert "this is not text" in run.stderr
+
+
 # --- item 10: a maximum record size --------------------------------------------------------
 
 

@@ -93,22 +93,27 @@ class Lines:
         return self
 
     def __next__(self) -> str:
-        line = self._again.popleft() if self._again else self._read()
+        # (on every physical line of every CSV: the common case first, and short)
+        if self._again:
+            line = self._again.popleft()
+        else:
+            line = self._readline(self.max_bytes + 1)
+            if not line.endswith(_NEWLINES):
+                line = self._read(line)
         taken = self._taken
         taken.append(line)
         self.next_line += 1
         if isinstance(line, _Long):
             raise _Overrun
         self._size += len(line)
-        if len(taken) > MAX_ROW_LINES or self._size > self.max_bytes:
+        if self._size > self.max_bytes or len(taken) > MAX_ROW_LINES:
             raise _Overrun
         return line
 
-    def _read(self) -> str | _Long:
+    def _read(self, line: str) -> str | _Long:
+        """The rest of a line ``readline`` did not end: the end of the head, of a line too
+        long, of the text."""
         limit = self.max_bytes + 1
-        line = self._readline(limit)
-        if line.endswith(_NEWLINES):
-            return line
         while len(line) < limit and (more := self._more(limit - len(line))):
             line += more  # (the head ended inside a line)
             if line.endswith(_NEWLINES):
