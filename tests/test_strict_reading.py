@@ -175,6 +175,18 @@ def test_a_header_row_with_a_stray_quote_is_read_as_its_line(tmp_path: Path, con
     )
 
 
+def test_a_header_row_over_the_limit_stops_before_anything_is_sent(
+    tmp_path: Path, limited: Path
+) -> None:
+    path = write_csv(tmp_path / "wide.csv", [",".join(["Email"] * 300_000), "a@x.co"])
+    run = run_cli(upload_args(path, limited, "-q", command="validate"), cli_env(tmp_path))
+    assert run.code == 2
+    assert run.stderr.startswith(
+        f"fbocli: error: {path}: the header row cannot be read: the line is 1,799,999 "
+        "characters long, more than [input] max_record_bytes (1,000,000)"
+    )
+
+
 SQUARE_HEADER = "Date,Time,Time Zone,Total Collected,Transaction ID,Event Type,Customer ID"
 
 
