@@ -329,18 +329,24 @@ def test_a_nul_flood_ends_with_a_clear_error_in_bounded_memory(
     assert peak < baseline_peak + 40, (peak, baseline_peak)  # the limit and a block, not 64 MB
 
 
-@pytest.mark.parametrize("how", ["file", "stdin"])
+@pytest.mark.parametrize("how", ["file", "stdin", "jsonl"])
 def test_dev_zero_ends_with_a_clear_error(tmp_path: Path, how: str, baseline_peak: float) -> None:
+    """Sniffed (as CSV: its first byte is not ``{``), or read as JSON lines (blocks)."""
     config = write_config(tmp_path / "fbocli.toml")
     env = cli_env(tmp_path)
-    name = "/dev/zero" if how == "file" else "-"
+    name = "-" if how == "stdin" else "/dev/zero"
     stdin = Path("/dev/zero") if how == "stdin" else None
+    extra = ("--format", "jsonl") if how == "jsonl" else ()
     started = time.monotonic()
     run, peak = run_cli_peak(
-        upload_args(name, config, "--dry-run", command="upload"), env, stdin=stdin, timeout=60
+        upload_args(name, config, "--dry-run", *extra, command="upload"),
+        env,
+        stdin=stdin,
+        timeout=60,
     )
     assert run.code == 2, run.stderr
-    assert "line 1: more than 4,000,000 characters without a line break" in run.stderr
+    unit = "bytes" if how == "jsonl" else "characters"
+    assert f"line 1: more than 4,000,000 {unit} without a line break" in run.stderr
     assert "this is not text" in run.stderr
     assert peak < baseline_peak + 40 and time.monotonic() - started < 60
 
