@@ -163,6 +163,33 @@ def test_a_quoted_cell_over_the_size_limit_is_unclosed_and_reading_goes_on(
     assert {r["line"] for r in rejects[1:]} == set(range(4, 44))  # the filler, line by line
 
 
+def _csv_records(path: Path, limit: int = LIMIT) -> list[Record]:
+    with open_input(str(path), "auto", CsvSettings(), max_record_bytes=limit) as reader:
+        return list(reader.records())
+
+
+def test_a_row_may_take_100_lines_and_no_more(tmp_path: Path) -> None:
+    for spanned, error in ((MAX_ROW_LINES, None), (MAX_ROW_LINES + 1, "invalid_row")):
+        note = '"' + "\n" * (spanned - 1) + 'end"'  # a cell spanning `spanned` lines
+        path = write_csv(tmp_path / "pos.csv", pos_rows(3, {1: note}))
+        records = _csv_records(path)
+        assert records[1].error == error, spanned
+        assert records[-1].error is None and records[-1].line == 3 + spanned  # the last row
+
+
+def test_a_quote_open_when_a_line_over_the_limit_comes(tmp_path: Path) -> None:
+    """The row ends before the long line, which is then a too_large row of its own."""
+    rows = [*pos_rows(2, {1: '"open'}), "y" * (LIMIT + 5), *pos_rows(4)[3:]]
+    records = _csv_records(write_csv(tmp_path / "pos.csv", rows))
+    assert [(r.line, r.error) for r in records] == [
+        (2, None), (3, "invalid_row"), (4, "too_large"), (5, None), (6, None),
+    ]  # fmt: skip
+    assert records[1].detail.startswith(
+        'the `Note` cell opens a quote (") at line 3 that is not closed before line 4, which '
+        "is longer than 1,000,000 characters"
+    )
+
+
 def test_a_header_row_with_a_stray_quote_is_read_as_its_line(tmp_path: Path, config: Path) -> None:
     rows = ['Date,Email,Total,"Note', *pos_rows(3)[1:]]
     path = write_csv(tmp_path / "pos.csv", rows)
