@@ -11,11 +11,13 @@ Real files and real processes throughout; the fake Graph API where events are se
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -498,12 +500,23 @@ def test_a_cut_gzip_stream_on_stdin_is_an_input_error(tmp_path: Path, how: str) 
 # --- item 9 and 2 end to end: what was sent before an input error --------------------------
 
 
+@contextlib.contextmanager
+def two_cores() -> Iterator[None]:
+    """Processes started inside see at most two usable cores (they inherit it)."""
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, sorted(cores)[:2])
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
+
+
 def _upload_env(tmp_path: Path, url: str, pool: bool) -> dict[str, str]:
     threshold = "0" if pool else str(10**12)  # the pool for any input, or for none
     return cli_env(tmp_path, url, FBOCLI_PARALLEL_MIN_BYTES=threshold)
 
 
-@pytest.mark.slow  # two uploads of 20,000 events, a second each held by the fake
+@pytest.mark.slow  # two uploads of 30,000 events, the first request held a second
 @pytest.mark.parametrize("pool", [False, True], ids=["in-process", "pool"])
 def test_a_file_cut_while_it_is_uploaded_exits_1_saying_what_was_sent(
     tmp_path: Path, pool: bool
@@ -514,7 +527,7 @@ def test_a_file_cut_while_it_is_uploaded_exits_1_saying_what_was_sent(
     the re-run with the whole file sends the rest, each event once."""
     if pool and cpu_count() < 2:
         pytest.skip("one core: no mapping pool")
-    n = 20_000
+    n = 30_000  # 15 blocks: more than the pool of two reads ahead (8) before it is held
     path = tmp_path / "in.jsonl"
     write_jsonl(path, track_events(n))
     whole = path.read_bytes()
@@ -525,7 +538,8 @@ def test_a_file_cut_while_it_is_uploaded_exits_1_saying_what_was_sent(
     with fake_graph() as fake:
         fake.inject(Fault.delay(1.0))
         env = _upload_env(tmp_path, fake.url, pool)
-        proc = start_cli(upload_args(path, config, "--json", "-q"), env)
+        with two_cores():  # (a pool of 2 on any host: it reads at most 8 blocks ahead)
+            proc = start_cli(upload_args(path, config, "--json", "-q"), env)
         deadline = time.monotonic() + 60
         while not event_requests(fake) and time.monotonic() < deadline:
             time.sleep(0.01)
