@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from fbocli.config import check_graph_url, load_config, run_options
 from fbocli.credentials import resolve_app_secret, resolve_token
-from fbocli.errors import AuthError, FbocliError, Rejected, UsageError
+from fbocli.errors import AuthError, ExitStatus, FbocliError, InputError, Rejected, UsageError
 from fbocli.inputs.paths import expand_inputs
 from fbocli.journal import JOURNAL_FILE, Journal, StateLock, resolve_state_dir
 from fbocli.mapping import message as mapping
@@ -441,10 +441,22 @@ def _run(
             warn=notes.warn,
         )
     except FbocliError as error:
+        if isinstance(error, InputError) and summary.sent and not summary.dry_run:
+            _sent_before(error, summary.sent)
         summary.finish(error.exit_status)
         if summary.read:  # stopped part-way: what was delivered and what was not
             error.summary = summary
         raise
+
+
+def _sent_before(error: InputError, sent: int) -> None:
+    """An input that fails once events were sent (a half-written ``.gz``, a file cut while
+    it was read) is no longer "nothing was sent" (exit 2): exit 1, saying what was sent."""
+    error.exit_status = ExitStatus.FAILURE
+    error.message += (
+        f"; {sent:,} events were sent before it (they are journaled: the same command, run "
+        "again once the input is whole, skips them and sends the rest)"
+    )
 
 
 def _finish(summary: RunSummary, config: Settings, notes: _Notes) -> RunSummary:

@@ -24,10 +24,13 @@ from fbocli.settings import (
     ACTION_SOURCES,
     DEFAULT_API_VERSION,
     DEFAULT_GRAPH_URL,
+    MAX_RECORD_BYTES,
+    MAX_RECORD_BYTES_RANGE,
     PHYSICAL_STORE,
     PRESETS,
     CsvSettings,
     Destination,
+    InputSettings,
     MappingSettings,
     Settings,
     StateSettings,
@@ -277,6 +280,7 @@ def parse_settings(
             "upload",
             "csv",
             "state",
+            "input",
         },
     )
     c.problems = [
@@ -500,6 +504,14 @@ def parse_settings(
     state = StateSettings(
         keep_rejects_days=c.get(t, "state", "keep_rejects_days", int, 30, _between(0, 3650)),
     )
+    t = c.table(data, "input")
+    c.unknown(t, "input", {"max_record_bytes"})
+    low, high = MAX_RECORD_BYTES_RANGE
+    reading = InputSettings(
+        max_record_bytes=c.get(
+            t, "input", "max_record_bytes", int, MAX_RECORD_BYTES, _between(low, high)
+        ),
+    )
     if c.problems:
         raise ConfigError(c.problems, path=str(path) if path else None)
     return Settings(
@@ -511,6 +523,7 @@ def parse_settings(
         upload=upload,
         csv=csv,
         state=state,
+        input=reading,
         path=path,
     )
 

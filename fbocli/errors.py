@@ -63,7 +63,8 @@ class ConfigError(UsageError):
 
 
 class InputError(UsageError):
-    """An input file is missing, unreadable or a directory (exit 2)."""
+    """An input file is missing, unreadable or a directory, or failed part-way (exit 2;
+    1 once events were sent, set by :mod:`fbocli.api`)."""
 
 
 class StateError(UsageError):

@@ -81,7 +81,9 @@ def run(
     if settings.csv.customers:
         from fbocli.inputs.customers import load_customers
 
-        customers = load_customers(settings.csv.customers, settings.csv)
+        customers = load_customers(
+            settings.csv.customers, settings.csv, settings.input.max_record_bytes
+        )
         for note in customers.notes:
             if warn is not None:
                 warn(note)
@@ -97,6 +99,7 @@ def run(
                 stdin=stdin,
                 datasets=settings.destination.dataset,
                 customers=customers,
+                max_record_bytes=settings.input.max_record_bytes,
             )
             readers.append(stack.enter_context(reader))
             tell(reader)

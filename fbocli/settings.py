@@ -146,6 +146,16 @@ class CsvSettings:
     customers_key_column: str = ""  # the customer file's key header ("" = recognise)
 
 
+# The longest record (a JSON line, a CSV row) read: longer is a too_large reject.
+MAX_RECORD_BYTES = 4_000_000
+MAX_RECORD_BYTES_RANGE = (1_000_000, 1_000_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSettings:
+    max_record_bytes: int = MAX_RECORD_BYTES  # a longer line or row is a too_large reject
+
+
 @dataclass(frozen=True, slots=True)
 class StateSettings:
     keep_rejects_days: int = 30  # rejects files in the state directory older than this go
@@ -164,6 +174,7 @@ class Settings:
     upload: UploadSettings = field(default_factory=UploadSettings)
     csv: CsvSettings = field(default_factory=CsvSettings)
     state: StateSettings = field(default_factory=StateSettings)
+    input: InputSettings = field(default_factory=InputSettings)
     path: Path | None = None  # the file these came from
 
     def routes(self, segment_event: str) -> tuple[Route, ...]:

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import tomllib
@@ -252,12 +253,13 @@ def write_config(
     lead_routes: str = "",
     upload: str = "",
     destination: str = "",
+    more: str = "",
 ) -> Path:
     """A TOML config: ``[events]`` = ``routes``, ``[lead_events]`` = ``lead_routes``, the
-    given ``[upload]`` and ``[destination]`` lines."""
+    given ``[upload]`` and ``[destination]`` lines, then ``more`` (whole tables)."""
     path.write_text(
         f"[destination]\n{destination}\n[events]\n{routes}\n[lead_events]\n{lead_routes}\n"
-        f"[upload]\n{upload}\n",
+        f"[upload]\n{upload}\n{more}\n",
         encoding="utf-8",
     )
     return path
@@ -389,6 +391,36 @@ def without_root_powers(argv: list[str]) -> list[str]:
     if setpriv is None:
         pytest.skip("running as root and setpriv (util-linux) is missing")
     return [setpriv, "--inh-caps=-all", "--bounding-set=-all", "--", *argv]
+
+
+def run_cli_peak(
+    args: list[str], env: Mapping[str, str], *, stdin: Path | None = None, timeout: float = 120
+) -> tuple[Run, float]:
+    """``fbocli ARGS`` as a process, to its end (``stdin``: a file or device it reads), and
+    its peak resident memory in MB (``wait4``: the process's own)."""
+    with (
+        open(stdin if stdin is not None else os.devnull, "rb") as source,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+    ):
+        proc = subprocess.Popen(
+            fbocli_argv(*args), env=dict(env), stdin=source, stdout=out, stderr=err
+        )
+        timer = threading.Timer(timeout, proc.kill)  # a hang fails the test, never blocks it
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        run = Run(
+            proc.returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+    return run, usage.ru_maxrss / 1024  # Linux: kilobytes
 
 
 def start_cli(args: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:

@@ -51,6 +51,7 @@ LAYERS: dict[str, int] = {
             "inputs.columns",
             "inputs.customers",
             "inputs.presets",
+            "inputs.csvrows",
             "inputs.csvfile",
             "inputs.paths",
             "inputs.reader",

@@ -182,7 +182,10 @@ def csv_sections(report: CsvReport, *, columns: bool = True) -> list[Section]:
         rows += [[header, "(ignored: never sent)"] for header in report.ignored]
         title = f"CSV columns of {report.source} ({how})"
         sections.append((title, ["CSV header", "Segment field"], rows))
-    facts = [["rows read", str(report.rows)]]
+    facts = [
+        ["lines read", str(report.lines)],
+        ["rows read", str(report.rows)],
+    ]
     if report.group_by:
         facts.append(
             [f"orders (rows grouped by {' + '.join(report.group_by)})", str(report.orders)]

@@ -14,11 +14,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fbocli.errors import UsageError
+from fbocli.errors import InputError, UsageError
 from fbocli.inputs.cells import decimal_comma, in_zone, sniff_delimiter, with_format
 from fbocli.inputs.columns import (
     AMOUNT_PATHS,
@@ -29,6 +29,7 @@ from fbocli.inputs.columns import (
     normalize_header,
     plan_columns,
 )
+from fbocli.inputs.csvrows import Bad, Lines, rows
 from fbocli.inputs.customers import Customers
 from fbocli.inputs.presets import SALE, Choice, Order, Preset, choose
 from fbocli.inputs.record import Record, Wording, clip
@@ -57,6 +58,7 @@ class CsvReport:
     read: list[tuple[str, str]] = field(default_factory=list)  # (header, what the preset
     # reads it for)
     group_by: tuple[str, ...] = ()  # the order key's headers
+    lines: int = 0  # physical lines read, the header's included (a quoted cell may span some)
     rows: int = 0  # data rows read
     orders: int = 0  # records handed out (an order, or an unreadable row)
     grouped: int = 0  # rows joined to the order of the row before them
@@ -75,6 +77,7 @@ class CsvReport:
             "why": self.why,
             "encoding": self.encoding,
             "delimiter": self.delimiter,
+            "lines": self.lines,
             "rows": self.rows,
             "orders": self.orders,
             "grouped_rows": self.grouped,
@@ -116,22 +119,31 @@ class CsvTable:
         self._datasets = tuple(datasets)
         self._customers = customers
         self._encoding = encoding
-        self._rows: Iterator[tuple[int, list[str] | csv.Error]] = iter(())
-        self._pending: list[Record] = []  # unreadable rows before the header
+        self._rows: Iterator[tuple[int, list[str] | Bad]] = iter(())
+        self._lines: Lines | None = None
+        self.headers: list[str] = []
         self._fallback_line = 0  # the first row read as cp1252 after a UTF-8 start
 
     # ------------------------------------------------------------------ the header row
 
-    def open(self, lines: Iterable[str]) -> None:
+    def open(self, lines: Lines) -> None:
         """Read up to the header row and decide how the file is read; UsageError (exit 2)
-        when the settings cannot apply to it."""
+        when the settings cannot apply to it, InputError when the header row cannot be
+        read."""
         if csv.field_size_limit() < _CSV_FIELD_LIMIT:
             csv.field_size_limit(_CSV_FIELD_LIMIT)
-        self._rows = _rows(lines, self.delimiter)
+        self._lines = lines
+        self._rows = rows(lines, self.delimiter, lambda: self.headers)
         for line, row in self._rows:
-            if isinstance(row, csv.Error):
-                self._pending.append(self._invalid(line, f"unreadable CSV row: {row}", None))
-                continue
+            if isinstance(row, Bad):
+                if row.cells is None:
+                    raise InputError(f"{self.source}: the header row cannot be read: {row.detail}")
+                # A stray quote in the header: its line alone is the header.
+                self.notes.append(
+                    f"{self.source}: line {line}: in the header row, {row.detail}: the header "
+                    "is that line alone"
+                )
+                row = row.cells
             self._start([_readable(cell).strip() for cell in row])
             return
 
@@ -204,29 +216,28 @@ class CsvTable:
     # ------------------------------------------------------------------ the rows
 
     def records(self) -> Iterator[Record]:
-        """Every record after the header row, in order: an order (one row, or the
-        consecutive rows of one order), or an unreadable row."""
-        yield from self._pending
-        self._pending = []
+        """Every record after the header row, in order of their first lines: an order (one
+        row, or the consecutive rows of one order), or a row that cannot be read (held
+        until the order being gathered when it came is complete)."""
         if self.report is None:
             return
         report = self.report
         order: list[list[str]] = []
         lines: list[int] = []
+        held: list[Record] = []  # unreadable rows met while an order was gathered
         current: tuple[str, ...] | None = None
         group = self._group
         for line, row in self._rows:
-            if isinstance(row, csv.Error):
-                report.rows += 1
-                report.orders += 1
-                yield self._invalid(line, f"unreadable CSV row: {row}", None)
-                continue
             report.rows += 1
-            bad = self._decode(line, row)
+            bad = self._unreadable(line, row) if isinstance(row, Bad) else self._decode(line, row)
             if bad is not None:
                 report.orders += 1
-                yield bad
+                held.append(bad)
+                if not order:
+                    yield from held
+                    held.clear()
                 continue
+            assert not isinstance(row, Bad)
             key = tuple(row[i].strip() if i < len(row) else "" for i in group)
             if order and key == current and key and key[0]:
                 if len(order) < MAX_ORDER_ROWS:
@@ -235,20 +246,34 @@ class CsvTable:
                     report.grouped += 1
                     continue
                 report.orders += 1
-                yield self._invalid(
-                    line,
-                    f"more than {MAX_ORDER_ROWS} rows of one order ({key[0]!r}): is "
-                    f"{', '.join(report.group_by)} the order key?",
-                    clip(self.delimiter.join(row)),
+                held.append(
+                    self._invalid(
+                        line,
+                        f"more than {MAX_ORDER_ROWS} rows of one order ({key[0]!r}): is "
+                        f"{', '.join(report.group_by)} the order key?",
+                        clip(self.delimiter.join(row)),
+                    )
                 )
                 continue
             if order:
                 report.orders += 1
                 yield self._order(Order(order, lines, self._index))
+                yield from held
+                held.clear()
             order, lines, current = [row], [line], key
         if order:
             report.orders += 1
             yield self._order(Order(order, lines, self._index))
+        yield from held
+        if self._lines is not None:
+            report.lines = self._lines.lines_read
+
+    def _unreadable(self, line: int, row: Bad) -> Record:
+        detail = row.detail
+        if row.cells is not None:  # a quote never closed: the lines it took are read again
+            detail += f": the row is not read, and reading goes on at line {line + 1}"
+        raw = _readable(row.raw) if row.raw else None
+        return Record(self.source, line, None, row.reason, detail, raw, self.settings.dayfirst)
 
     def _decode(self, line: int, row: list[str]) -> Record | None:
         """A row whose bytes are not in the file's encoding: read as cp1252 when the
@@ -489,21 +514,3 @@ def _valid(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _rows(lines: Iterable[str], delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """Non-empty rows (or the error reading one) with the physical line each starts on."""
-    reader = csv.reader(lines, delimiter=delimiter)
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            if reader.line_num + 1 == start:
-                return  # nothing consumed: do not loop forever
-            yield start, exc
-            continue
-        if row:
-            yield start, row

@@ -12,16 +12,17 @@ whole, once per run: memory grows with the customer list, not with the sales.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fbocli.errors import InputError
 from fbocli.inputs.cells import sniff_delimiter
 from fbocli.inputs.columns import header_key, plan_columns
-from fbocli.settings import CsvSettings
+from fbocli.inputs.csvrows import Bad, Lines, rows
+from fbocli.inputs.record import not_text
+from fbocli.settings import MAX_RECORD_BYTES, CsvSettings
 
 KEY_HEADERS = ("Square Customer ID", "Customer ID", "id")
 _TRAITS = "context.traits."
@@ -71,11 +72,14 @@ class Customers:
         return True
 
 
-def load_customers(path: str, settings: CsvSettings) -> Customers:
-    """Read a customer file whole (InputError, exit 2, when it cannot be used)."""
+def load_customers(
+    path: str, settings: CsvSettings, max_record_bytes: int = MAX_RECORD_BYTES
+) -> Customers:
+    """Read a customer file whole (InputError, exit 2, when it cannot be used). Its rows
+    are read strictly like any CSV's (:mod:`fbocli.inputs.csvrows`): a row that cannot
+    be read is left out, with a note."""
     try:
-        with open(path, "rb") as file:
-            data = file.read()
+        data = _read(path, max_record_bytes)
         if path.lower().endswith(".gz"):
             data = gzip.decompress(data)
     except FileNotFoundError:
@@ -85,11 +89,24 @@ def load_customers(path: str, settings: CsvSettings) -> Customers:
     notes: list[str] = []
     text = _decode(data, path, settings.encoding, notes)
     delimiter = settings.delimiter or sniff_delimiter(text[:65536])
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    headers = next((row for row in rows if any(cell.strip() for cell in row)), None)
+    unread: list[str] = []  # the rows that cannot be read: what was wrong, by line
+    found: list[str] = []  # the header row, once read
+
+    def readable() -> Iterator[list[str]]:
+        lines = Lines(path, text, lambda size: "", max_record_bytes)
+        for line, row in rows(lines, delimiter, lambda: found):
+            if isinstance(row, Bad):
+                unread.append(f"line {line}: {row.detail}")
+                if not found and row.cells is not None:
+                    yield row.cells  # a stray quote in the header: its line alone is read
+            else:
+                yield row
+
+    cells = readable()
+    headers = next((row for row in cells if any(cell.strip() for cell in row)), None)
     if headers is None:
         raise InputError(f"{path}: the customer file is empty")
-    headers = [h.strip() for h in headers]
+    headers = found[:] = [h.strip() for h in headers]
     keys = [header_key(h) for h in headers]
     wanted = (settings.customers_key_column,) if settings.customers_key_column else KEY_HEADERS
     key_index = next((keys.index(header_key(h)) for h in wanted if header_key(h) in keys), None)
@@ -105,7 +122,7 @@ def load_customers(path: str, settings: CsvSettings) -> Customers:
     customers = Customers(path, headers[key_index], paths, notes=notes)
     customers.columns = [(p, h) for p, h in plan.columns if p in paths]
     unreadable = 0
-    for row in rows:
+    for row in cells:
         if key_index >= len(row) or not (key := row[key_index].strip()):
             continue
         values = tuple(row[i].strip() if i < len(row) else "" for i in feeds)
@@ -115,7 +132,24 @@ def load_customers(path: str, settings: CsvSettings) -> Customers:
         customers.people.setdefault(key, values)
     if unreadable:
         notes.append(f"{path}: {unreadable} customer rows are not in {settings.encoding}; left out")
+    if unread:
+        more = f" (and {len(unread) - 1} other rows that cannot be read)" if len(unread) > 1 else ""
+        notes.append(f"{path}: {unread[0]}; left out{more}")
     return customers
+
+
+def _read(path: str, max_record_bytes: int) -> bytes:
+    """The file's bytes; one that grows past the record limit while holding NUL bytes
+    (``/dev/zero``) is not text, and is not read any further."""
+    parts: list[bytes] = []
+    total = 0
+    with open(path, "rb") as file:
+        while data := file.read(1 << 20):
+            parts.append(data)
+            total += len(data)
+            if total > max_record_bytes and b"\0" in data:
+                raise not_text(path, 1 + sum(p.count(b"\n") for p in parts), max_record_bytes)
+    return b"".join(parts)
 
 
 def _decode(data: bytes, path: str, encoding: str, notes: list[str]) -> str:

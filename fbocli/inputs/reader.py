@@ -6,9 +6,14 @@ JSON array document as lists of records. The one exception is a ``.json`` file (
 whose first non-blank character is ``[``: a pretty-printed JSON array export is
 necessarily loaded whole before its elements are handed out.
 
+No line is held whole when it is longer than ``[input] max_record_bytes``: it becomes a
+``too_large`` record, and one that holds NUL bytes stops the input (not text). When a
+regular file's end is reached, on every path, one check says it was read whole and
+unchanged (:meth:`InputReader.chunks`).
+
 The reader never rejects a *message*; it only reports what it could not parse
-(``invalid_json``, ``invalid_row``). Deciding ``not_an_object`` and the rest is
-the mapper's job.
+(``invalid_json``, ``invalid_row``, ``too_large``). Deciding ``not_an_object`` and the
+rest is the mapper's job.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from fbocli.inputs.jsonl import (
     has_long_digit_run,
     jsonl_records,
 )
-from fbocli.inputs.record import Record
-from fbocli.settings import CsvSettings
+from fbocli.inputs.record import RAW_LIMIT, TOO_LARGE, Record, clip, not_text, too_large
+from fbocli.settings import MAX_RECORD_BYTES, CsvSettings
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -67,6 +72,7 @@ def open_input(
     *,
     datasets: tuple[str, ...] = (),
     customers: Customers | None = None,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> InputReader:
     """Open one input (``-`` is ``stdin``); raise :class:`InputError` when it cannot be read.
 
@@ -74,24 +80,65 @@ def open_input(
     order key, filter, customer file) is settled, and any setting that cannot apply to it
     stops the run (UsageError), before anything is sent. ``datasets``: the configured
     ``[destination] dataset`` (Meta-native rows may need it); ``customers``: the customer
-    file to join.
+    file to join; ``max_record_bytes``: the longest line or CSV row read (a longer one is a
+    ``too_large`` reject).
     """
     if path == "-":
         if stdin is None:
             raise UsageError("'-' reads standard input, but no stream was given for it")
         read: Callable[[int], bytes] = getattr(stdin, "read1", stdin.read)
         return InputReader(
-            path, fmt, csv_settings, read, None, None, datasets=datasets, customers=customers
+            path,
+            fmt,
+            csv_settings,
+            read,
+            None,
+            None,
+            opened=_regular_stdin(stdin),
+            datasets=datasets,
+            customers=customers,
+            max_record_bytes=max_record_bytes,
         )
     file = _open_file(path)
     try:
-        total = os.fstat(file.fileno()).st_size
+        status = os.fstat(file.fileno())
+        regular = stat.S_ISREG(status.st_mode)
         return InputReader(
-            path, fmt, csv_settings, file.read, file, total, datasets=datasets, customers=customers
+            path,
+            fmt,
+            csv_settings,
+            file.read,
+            file,
+            status.st_size,
+            opened=_Opened(file.fileno(), status, 0, path) if regular else None,
+            datasets=datasets,
+            customers=customers,
+            max_record_bytes=max_record_bytes,
         )
     except BaseException:
         file.close()
         raise
+
+
+class _Opened(NamedTuple):
+    """A regular file as it was when opened: what its end is checked against."""
+
+    fd: int
+    status: os.stat_result
+    start: int  # where reading starts (stdin redirected from a file may be past 0)
+    path: str | None  # its name (None for stdin): it must still name the same file
+
+
+def _regular_stdin(stdin: BinaryIO) -> _Opened | None:
+    """Standard input redirected from a regular file (``< export.jsonl``), else None."""
+    try:
+        fd = stdin.fileno()
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        return _Opened(fd, status, stdin.tell(), None)
+    except (OSError, ValueError):  # no descriptor (a test's BytesIO), closed, not seekable
+        return None
 
 
 def _open_file(path: str) -> io.FileIO:
@@ -140,6 +187,11 @@ class _ByteSource(io.RawIOBase):
         return size
 
 
+def changed_while_read(source: str, what: str) -> InputError:
+    """The error of an input that was not the same file from its start to its end."""
+    return InputError(f"{source}: read failed: {what}")
+
+
 def _first_byte(head: bytes) -> bytes | None:
     """The first byte after an optional BOM and whitespace; None if not in ``head`` yet."""
     if _BOM.startswith(head):
@@ -166,7 +218,7 @@ class FileSpan(NamedTuple):
         except OSError as exc:
             raise InputError(f"{source}: read failed: {exc}") from None
         if len(data) != self.length:
-            raise InputError(f"{source}: read failed: the file shrank while it was read")
+            raise changed_while_read(source, "the file shrank while it was read")
         return data
 
 
@@ -204,10 +256,14 @@ class InputReader:
         file: io.FileIO | None,
         total_bytes: int | None,
         *,
+        opened: _Opened | None = None,
         datasets: tuple[str, ...] = (),
         customers: Customers | None = None,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.source = source
+        self._max_bytes = max_record_bytes
+        self._opened = opened
         self.total_bytes = total_bytes
         self._csv = csv_settings
         self._table: CsvTable | None = None
@@ -286,21 +342,59 @@ class InputReader:
         :class:`FileSpan` positions); CSV rows and JSON array elements as record lists.
         """
         try:
+            # (a block never holds more than the longest record: a line inside a block is
+            # never too large, only one that runs across blocks can be)
+            size = min(BLOCK_BYTES, self._max_bytes)
             if self.format == "jsonl" and not self._array:
                 if self._spannable:
-                    yield from self._line_spans(BLOCK_BYTES)
+                    yield from self._line_spans(size)
                 else:
-                    yield from self._line_blocks(BLOCK_BYTES)
-                return
-            if self.format == "csv":
-                assert self._table is not None
-                records = self._table.records()
+                    yield from self._line_blocks(size)
             else:
-                records = document_records(self._stream.read(), self.source)
-            while batch := list(itertools.islice(records, CHUNK_RECORDS)):
-                yield Chunk(self.source, batch[0].line, batch)
+                if self.format == "csv":
+                    assert self._table is not None
+                    records = self._table.records()
+                else:
+                    records = document_records(self._document(size), self.source)
+                while batch := list(itertools.islice(records, CHUNK_RECORDS)):
+                    yield Chunk(self.source, batch[0].line, batch)
         except (OSError, EOFError, zlib.error) as exc:
+            self._check_end(read=False)  # a gzip stream cut short by a change: say so
             raise InputError(f"{self.source}: read failed: {exc}") from None
+        self._check_end()
+
+    def _check_end(self, *, read: bool = True) -> None:
+        """The one check, on every path, that what was read is the whole file that was
+        opened: its size and time then and now, the bytes consumed (``read``: the input
+        was read to its end), the same file under its name. A pipe has no size to check;
+        a gzip stream cut short fails in the reading."""
+        opened = self._opened
+        if opened is None:
+            return
+        was = opened.status
+        now = os.fstat(opened.fd)
+        try:
+            named = os.stat(opened.path) if opened.path is not None else now
+        except OSError:  # removed, or moved away
+            named = None
+        expected = was.st_size - opened.start
+        consumed = self.bytes_read if read else expected
+        if now.st_size < was.st_size or consumed < expected:
+            left = f"{now.st_size:,} now" if now.st_size < was.st_size else f"{consumed:,} read"
+            what = f"the file shrank while it was read ({was.st_size:,} bytes when opened, {left})"
+        elif now.st_size > was.st_size or consumed > expected:
+            what = (
+                f"the file grew while it was read ({was.st_size:,} bytes when opened, "
+                f"{max(now.st_size, consumed + opened.start):,} at the end): was it still being "
+                "written?"
+            )
+        elif now.st_mtime_ns != was.st_mtime_ns:
+            what = "the file was rewritten while it was read (its modification time changed)"
+        elif named is None or (named.st_dev, named.st_ino) != (was.st_dev, was.st_ino):
+            what = "it was replaced, moved or removed while it was read"
+        else:
+            return
+        raise changed_while_read(self.source, what)
 
     def records(self) -> Iterator[Record]:
         """Every record of the input, in order (the chunks' records, one after another)."""
@@ -308,9 +402,11 @@ class InputReader:
             yield from chunk.records()
 
     def _line_blocks(self, size: int) -> Iterator[Chunk]:
-        """Whole lines, about ``size`` bytes at a time, with the number of the first."""
+        """Whole lines, about ``size`` bytes at a time, with the number of the first; a
+        line longer than the limit is a ``too_large`` record, skipped without being held."""
         number = 1
         pending: list[bytes] = []  # the start of a line longer than a block
+        waiting = 0  # its bytes
         read = self._stream.read
         while True:
             data = read(size)
@@ -318,12 +414,32 @@ class InputReader:
                 if pending:
                     yield Chunk(self.source, number, b"".join(pending))
                 return
+            if pending:  # is the line that runs across blocks too large?
+                cut = data.find(b"\n") + 1
+                if waiting + (cut - 1 if cut else len(data)) > self._max_bytes:
+                    head = b"".join((*pending, data[: cut - 1] if cut else data))
+                    self._check_text(head, number)
+                    rest: bytes | None = data[cut:]
+                    length = len(head)
+                    if not cut:
+                        more, rest = _skip_line(read, size)
+                        length += more
+                    yield self._too_large(number, head, length)
+                    number += 1
+                    pending, waiting = [], 0
+                    if rest is None:
+                        return
+                    if not rest:
+                        continue
+                    data = rest
             end = data.rfind(b"\n") + 1
             if not end:
                 pending.append(data)
+                waiting += len(data)
                 continue
             block = b"".join((*pending, data[:end])) if pending else data[:end]
             pending = [data[end:]] if end < len(data) else []
+            waiting = len(data) - end
             yield Chunk(self.source, number, block)
             number += block.count(b"\n")
 
@@ -343,16 +459,52 @@ class InputReader:
                 newlines = data.count(b"\n", 0, end)
             else:  # one line longer than a block: the block is that line
                 end, newlines = len(data), 0
+                head = [data]
                 while more := os.pread(fd, size, offset + end):
                     cut = more.find(b"\n") + 1
+                    if head and end + (cut - 1 if cut else len(more)) > self._max_bytes:
+                        head.append(more[: cut - 1] if cut else more)
+                        self._check_text(b"".join(head), number)
+                        head = []  # too large: the rest of it is only measured
                     if cut:
                         end, newlines = end + cut, 1
                         break
                     end += len(more)
+                if not head:
+                    yield self._too_large(number, data, end - newlines)
+                    number += 1
+                    offset += end
+                    self._spanned = offset
+                    continue
             yield Chunk(self.source, number, FileSpan(fd, offset, end))
             number += newlines
             offset += end
             self._spanned = offset
+
+    def _too_large(self, number: int, head: bytes, length: int) -> Chunk:
+        """A line over the limit, as a chunk of one ``too_large`` record (its start kept)."""
+        raw = clip(head[:RAW_LIMIT].removeprefix(_BOM).decode("utf-8", "replace"))
+        detail = too_large(length, self._max_bytes)
+        record = Record(self.source, number, None, TOO_LARGE, detail, raw)
+        return Chunk(self.source, number, [record])
+
+    def _check_text(self, head: bytes, number: int) -> None:
+        """A line over the limit that holds NUL bytes: the input is not text (a NUL-filled
+        file, ``/dev/zero``): stop here rather than read it to its end."""
+        if b"\0" in head:
+            raise not_text(self.source, number, self._max_bytes)
+
+    def _document(self, size: int) -> bytes:
+        """A JSON array document, whole (it is one value); one that grows past the record
+        limit while it holds NUL bytes is not text, and is not read any further."""
+        parts: list[bytes] = []
+        total = 0
+        while data := self._stream.read(size):
+            parts.append(data)
+            total += len(data)
+            if total > self._max_bytes and b"\0" in data:
+                raise not_text(self.source, 1 + sum(p.count(b"\n") for p in parts), self._max_bytes)
+        return b"".join(parts)
 
     def _open_csv(self) -> None:
         """Decide the encoding and the delimiter from the first 64 KB, then read the
@@ -361,6 +513,7 @@ class InputReader:
         # their tables)
         from fbocli.inputs.cells import sniff_delimiter
         from fbocli.inputs.csvfile import CsvTable
+        from fbocli.inputs.csvrows import Lines
 
         settings = self._csv
         encoding = settings.encoding or "utf-8"
@@ -377,9 +530,11 @@ class InputReader:
         self._closables.insert(0, text)
         sample = text.read(SNIFF_SIZE)
         if sample and not sample.endswith("\n"):
-            sample += text.readline()  # never split a line between the sample and the rest
+            # never split a line between the sample and the rest (a line longer than the
+            # sample is joined again by the CSV reading, csvrows.Lines)
+            sample += text.readline(SNIFF_SIZE)
         delimiter = settings.delimiter or sniff_delimiter(sample)
-        lines = itertools.chain(io.StringIO(sample, newline=""), text)
+        lines = Lines(self.source, sample, text.readline, self._max_bytes)
         self._table = CsvTable(
             self.source,
             delimiter,
@@ -403,6 +558,18 @@ class InputReader:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _skip_line(read: Callable[[int], bytes], size: int) -> tuple[int, bytes | None]:
+    """Read past the end of the current line: the bytes before its line break, and what
+    follows it (None: the input ended first)."""
+    skipped = 0
+    while data := read(size):
+        cut = data.find(b"\n") + 1
+        if cut:
+            return skipped + cut - 1, data[cut:]
+        skipped += len(data)
+    return skipped, None
 
 
 def _utf8(head: bytes, *, complete: bool) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from fbocli.errors import InputError
+
 RAW_LIMIT = 10_000  # characters of an unparseable line kept for the rejects file
+TOO_LARGE = "too_large"  # the reject of a line or CSV row over [input] max_record_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Record:
     source: str  # the path as the user gave it ("-" for stdin)
     line: int  # 1-based line (JSONL) or physical line where the CSV row starts
     message: object  # parsed JSON value (any type) / dict built from a CSV row
-    error: str | None = None  # "invalid_json" | "invalid_row": a reject decided here
+    error: str | None = None  # "invalid_json" | "invalid_row" | "too_large": decided here
     detail: str = ""
     raw: str | None = None  # the text when it could not be parsed (clipped)
     dayfirst: bool = False  # CSV [csv] dayfirst: how ambiguous dates are read
@@ -58,3 +61,20 @@ class Record:
 def clip(text: str) -> str:
     """The part of an unparseable text kept for the rejects file."""
     return text[:RAW_LIMIT]
+
+
+def too_large(size: int, limit: int, unit: str = "bytes") -> str:
+    """The detail of a ``too_large`` reject: a line (or a CSV row's line) of ``size``."""
+    return (
+        f"the line is {size:,} {unit} long, more than [input] max_record_bytes "
+        f"({limit:,}): it is not read (the rejects file keeps its start)"
+    )
+
+
+def not_text(source: str, line: int, limit: int, unit: str = "bytes") -> InputError:
+    """The error of an input that holds NUL characters in a line over the size limit (a
+    NUL-filled file, ``/dev/zero``, a binary file): it is not read any further."""
+    return InputError(
+        f"{source}: line {line}: more than {limit:,} {unit} without a line break, holding NUL "
+        f"{unit}: this is not text (a JSON lines or CSV file); the rest of it is not read"
+    )
