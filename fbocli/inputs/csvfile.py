@@ -32,7 +32,7 @@ from fbocli.inputs.columns import (
 from fbocli.inputs.csvrows import Bad, Lines, rows
 from fbocli.inputs.customers import Customers
 from fbocli.inputs.presets import SALE, Choice, Order, Preset, choose
-from fbocli.inputs.record import Record, Wording, clip
+from fbocli.inputs.record import Record, Wording, clip, set_path
 from fbocli.settings import CsvSettings
 
 __all__ = ["CsvReport", "CsvTable", "normalize_header", "sniff_delimiter"]
@@ -379,7 +379,7 @@ class CsvTable:
                 continue
             if comma and path in AMOUNT_PATHS:
                 value = decimal_comma(value)
-            _set_path(message, path, value)
+            set_path(message, path, value)
         if self._itemized:
             products = []
             for row in rows:
@@ -389,7 +389,7 @@ class CsvTable:
                     if cell is not None:
                         item[name] = decimal_comma(cell) if comma and name != "product_id" else cell
                 products.append(item)
-            _set_path(message, "properties.products", products)
+            set_path(message, "properties.products", products)
         return message
 
     def _time(self, message: dict[str, Any]) -> str:
@@ -483,19 +483,6 @@ def _rows_of(order: Order) -> str:
 
 def _cell(row: Sequence[str], index: int) -> str:
     return row[index].strip() if index < len(row) else ""
-
-
-def _set_path(message: dict[str, Any], path: str, value: object) -> None:
-    """Set a dotted path; a segment may contain spaces. Never replaces an object."""
-    *parents, last = path.split(".")
-    node = message
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            return
-        node = child
-    if not isinstance(node.get(last), dict):
-        node[last] = value
 
 
 def _readable(text: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from fbocli.inputs.cells import amount_text, date_and_time, in_zone, money
 from fbocli.inputs.columns import Defaults, header_key
-from fbocli.inputs.record import Native
+from fbocli.inputs.record import Native, set_path
 from fbocli.inputs.zones import zone
 from fbocli.settings import META_EVENTS, PRESETS, CsvSettings
 
@@ -116,17 +116,6 @@ class Preset:
         return SALE
 
 
-def _set(message: dict[str, Any], path: str, value: object) -> None:
-    *parents, last = path.split(".")
-    node = message
-    for part in parents:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            return
-        node = child
-    node[last] = value
-
-
 def _get(message: Mapping[str, Any], path: str) -> Any:
     node: Any = message
     for part in path.split("."):
@@ -182,11 +171,11 @@ class _Shopify(Preset):
         if refunded and (net := _net(order.cell("Total"), refunded, csv.decimal)) is not None:
             if net <= 0 and money(refunded, csv.decimal):
                 return _not_a_sale(f"order {number}: refunded in full ({refunded})")
-            _set(message, "properties.revenue", amount_text(net))
+            set_path(message, "properties.revenue", amount_text(net))
         if not any(order.cell(h) for h in self._BILLING):  # the shipping address instead
             for header, path in zip(self._SHIPPING, self._ADDRESS_PATHS, strict=True):
                 if value := order.cell(header):
-                    _set(message, _ADDRESS + path, value)
+                    set_path(message, _ADDRESS + path, value)
         return SALE
 
 
@@ -250,7 +239,7 @@ class _Square(Preset):
                 net = sum((a for a in amounts if a is not None), Decimal(0))
                 if net < 0:
                     return _not_a_sale(f"transaction {number}: its Net Sales add up to {net}")
-                _set(message, "properties.revenue", amount_text(net))
+                set_path(message, "properties.revenue", amount_text(net))
             _item_prices(order, message, csv.decimal)
         zone_name = order.cell("Time Zone")
         tz = zone(zone_name) if zone_name else csv.tz
@@ -265,7 +254,7 @@ class _Square(Preset):
         day, clock = order.cell("Date"), order.cell("Time")
         if day or clock:
             when = date_and_time(day, clock, tz, csv.dayfirst)
-            _set(message, "timestamp", when or f"{day} {clock}".strip())
+            set_path(message, "timestamp", when or f"{day} {clock}".strip())
         return SALE
 
 
@@ -335,10 +324,10 @@ class _Stripe(Preset):
             if net <= 0 and refunded and money(refunded, csv.decimal):
                 return _not_a_sale(f"payment {number}: refunded in full ({refunded})")
             if refunded:
-                _set(message, "properties.revenue", amount_text(net))
+                set_path(message, "properties.revenue", amount_text(net))
         created = order.cell("Created (UTC)")
         if created:
-            _set(message, "timestamp", in_zone(created, UTC, csv.dayfirst) or created)
+            set_path(message, "timestamp", in_zone(created, UTC, csv.dayfirst) or created)
         return SALE
 
 
@@ -386,7 +375,7 @@ class _Meta(Preset):
         ids = order.cell("CONTENT_IDS")
         if ids and not _get(message, "properties.products"):
             products = [{"product_id": i.strip()} for i in ids.split("|") if i.strip()]
-            _set(message, "properties.products", products)
+            set_path(message, "properties.products", products)
         _ldu(order, message)
         dataset = order.cell(self.dataset_header) if self.dataset_header else ""
         return Verdict(
@@ -419,7 +408,7 @@ def _ldu(order: Order, message: dict[str, Any]) -> None:
         if not text:
             break
         found.append(int(text) if text.lstrip("-").isdigit() else text)
-    _set(message, f"integrations.{_INTEGRATION}.dataProcessingOptions", found)
+    set_path(message, f"integrations.{_INTEGRATION}.dataProcessingOptions", found)
 
 
 META_GATEWAY = _Gateway(

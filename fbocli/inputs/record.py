@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fbocli.errors import InputError
 
@@ -78,3 +79,18 @@ def not_text(source: str, line: int, limit: int, unit: str = "bytes") -> InputEr
         f"{source}: line {line}: more than {limit:,} {unit} without a line break, holding NUL "
         f"{unit}: this is not text (a JSON lines or CSV file); the rest of it is not read"
     )
+
+
+def set_path(message: dict[str, Any], path: str, value: object) -> None:
+    """Set a dotted path of a message built from a CSV row (a segment may contain
+    spaces, as in ``integrations.Facebook Offline Conversions``). Never replaces an
+    object: a column never overwrites what other columns built."""
+    *parents, last = path.split(".")
+    node = message
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            return
+        node = child
+    if not isinstance(node.get(last), dict):
+        node[last] = value
