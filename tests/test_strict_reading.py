@@ -117,7 +117,7 @@ def test_an_unclosed_quote_costs_its_row_not_the_rest_of_the_file(
         f"{MAX_ROW_LINES} lines: the row is not read, and reading goes on at line 13"
     )
     assert reject["record"] == '2026-11-10 12:00:00,u10@example.com,11.00,"Leave at the back door'
-    assert run.code == 1 and "fbocli: error: 1 records rejected (invalid_row 1)" in run.stderr
+    assert run.code == 1 and "fbocli: error: 1 record rejected (invalid_row 1)" in run.stderr
     # The same file uploaded (a dry run): every other row becomes an event.
     run = run_cli(upload_args(path, config, "--json", "--dry-run"), env)
     assert summary(run.stdout)["events"]["built"] == 999

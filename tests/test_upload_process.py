@@ -168,7 +168,7 @@ def test_100k_events_through_faults_match_the_dry_run_exactly(
     fake.inject(Fault.html(503))
     code, out, err = finish(fbocli(tmp_path, fake.url, cfg, "-q"), timeout=120)
     assert code == 1, err  # one event refused by Meta, and stderr (cron's mail) says so
-    assert err.startswith("fbocli: error: 1 events refused by Meta (api_rejected), first: ")
+    assert err.startswith("fbocli: error: 1 event refused by Meta (api_rejected), first: ")
     assert err.count("\n") == 1 and "Invalid user_data" in err
     assert summary(out)["events"] == {
         "built": 100_000,

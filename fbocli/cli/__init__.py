@@ -586,25 +586,33 @@ def explain(summary: RunSummary) -> list[str]:
         example = (summary.examples.get("api_rejected") or ["(no detail)"])[0]
         where = f"; every one is in {summary.rejects_file}" if summary.rejects_file else ""
         lines.append(
-            f"{summary.api_rejected} events refused by Meta (api_rejected), first: {example}{where}"
+            f"{_count(summary.api_rejected, 'event')} refused by Meta (api_rejected), first: "
+            f"{example}{where}"
         )
     if summary.read and not summary.built:
         why = [f"{n} skipped as {reason}" for reason, n in sorted(summary.skips.items())]
         why += [f"{n} rejected as {reason}" for reason, n in sorted(summary.reasons.items())]
         lines.append(
-            f"{summary.read} records read, but not one event could be built ("
+            f"{_count(summary.read, 'record')} read, but not one event could be built ("
             + ", ".join(why)
             + ")"
         )
         for name, n in summary.unmapped.most_common(5):
             close = summary.suggestions.get(name)
             hint = f" (did you mean {close!r}?)" if close else ""
-            lines.append(f"event {name!r} ({n} records) is in no event map of the config{hint}")
+            lines.append(
+                f"event {name!r} ({_count(n, 'record')}) is in no event map of the config{hint}"
+            )
     elif summary.rejected and (summary.validate or summary.strict):
         reasons = ", ".join(f"{reason} {n}" for reason, n in summary.reasons.most_common())
         where = f": see {summary.rejects_file}" if summary.rejects_file else ""
-        lines.append(f"{summary.rejected} records rejected ({reasons}){where}")
+        lines.append(f"{_count(summary.rejected, 'record')} rejected ({reasons}){where}")
     return lines
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 record``, ``2 records``: a count as the error lines say it."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @main.command(epilog=_EPILOG_RUNS)
