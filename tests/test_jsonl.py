@@ -83,6 +83,7 @@ _json = st.recursive(
 )
 
 
+@pytest.mark.slow  # (a property test of hundreds of examples or more: CI runs it)
 @settings(max_examples=1500, deadline=None)
 @given(value=_json, ascii_only=st.booleans())
 def test_serialized_json(value: Any, ascii_only: bool) -> None:
@@ -202,6 +203,7 @@ def _block_view(block: bytes, first: int) -> list[str]:
     return [repr(r) for r in Chunk("in.jsonl", first, block).records()]
 
 
+@pytest.mark.slow  # (a property test of hundreds of examples or more: CI runs it)
 @settings(max_examples=600, deadline=None)
 @given(
     lines=st.lists(_LINES, max_size=8),

@@ -204,6 +204,7 @@ def test_intl_phone_fast_path_agrees_on_a_corpus() -> None:
     assert hits > 15_000  # the fast path covers the common forms, it is not vacuous
 
 
+@pytest.mark.slow  # (a property test of hundreds of examples or more: CI runs it)
 @settings(max_examples=1200, deadline=None)
 @given(
     value=st.text(alphabet="+0123456789 ().-", min_size=1, max_size=24)

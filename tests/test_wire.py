@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +38,7 @@ def _fits_64_bits(value: object) -> bool:
     return not isinstance(value, int) or -(2**63) <= value < 2**64
 
 
+@pytest.mark.slow  # (a property test of hundreds of examples or more: CI runs it)
 @settings(max_examples=300, deadline=None)
 @given(
     extra=st.dictionaries(st.sampled_from(["upload_tag", "test_event_code"]), st.text()),
