@@ -27,7 +27,7 @@ import click
 from fbocli import __version__, api
 from fbocli.cli.auth import auth
 from fbocli.cli.environment import app_secret as find_app_secret
-from fbocli.cli.environment import load_settings, tuning, warn
+from fbocli.cli.environment import load_settings, state_dir_option, tuning, warn
 from fbocli.cli.environment import token as find_token
 from fbocli.cli.progress import ProgressDisplay
 from fbocli.cli.quality import quality
@@ -367,12 +367,7 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress display, errors only."),
         click.option("--strict", is_flag=True, help="Exit 1 if any record was rejected."),
-        click.option(
-            "--state-dir",
-            metavar="PATH",
-            envvar="FBOCLI_STATE_DIR",
-            help="Journal, lock and default rejects location ($FBOCLI_STATE_DIR).",
-        ),
+        state_dir_option("Journal, lock and default rejects location ($FBOCLI_STATE_DIR)."),
         click.option(
             "--preset",
             metavar="NAME",
@@ -625,12 +620,7 @@ def _count(n: int, noun: str) -> str:
     help="Show the N most recent runs.",
 )
 @click.option("--json", "json_output", is_flag=True, help="One JSON array of run summaries.")
-@click.option(
-    "--state-dir",
-    metavar="PATH",
-    envvar="FBOCLI_STATE_DIR",
-    help="Where the journal is ($FBOCLI_STATE_DIR; default the user state dir).",
-)
+@state_dir_option()
 def runs(limit: int, json_output: bool, state_dir: str | None) -> None:
     """Past uploads (not dry runs or validate), newest first, from the state directory."""
     state = resolve_state_dir(state_dir)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 
@@ -69,3 +70,14 @@ def cleaned(secret: Secret, what: str) -> Secret:
     if note is not None:
         warn(note)
     return secret
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def state_dir_option(
+    help: str = "Where the journal is ($FBOCLI_STATE_DIR; default the user state dir).",
+) -> Callable[[_F], _F]:
+    """``--state-dir PATH``, also read from $FBOCLI_STATE_DIR: the option of every command
+    that uses the journal."""
+    return click.option("--state-dir", metavar="PATH", envvar="FBOCLI_STATE_DIR", help=help)

@@ -12,7 +12,7 @@ import click
 
 from fbocli import api
 from fbocli.cli.environment import app_secret as find_app_secret
-from fbocli.cli.environment import load_settings, tuning
+from fbocli.cli.environment import load_settings, state_dir_option, tuning
 from fbocli.cli.environment import token as find_token
 from fbocli.cli.report import check_section, render, scores_sections
 from fbocli.config import check_graph_url, find_config
@@ -49,12 +49,7 @@ def _settings(config: str | None) -> Settings:
     help="TOML config (default: $FBOCLI_CONFIG, ./fbocli.toml, user config dir).",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON object on stdout.")
-@click.option(
-    "--state-dir",
-    metavar="PATH",
-    envvar="FBOCLI_STATE_DIR",
-    help="Where the journal is ($FBOCLI_STATE_DIR; default the user state dir).",
-)
+@state_dir_option()
 @click.option(
     "--now",
     metavar="ISO8601",
